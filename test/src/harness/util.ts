@@ -51,6 +51,8 @@ export async function makeTempDir(prefix: string): Promise<TempDir> {
   return { path, remove, [Symbol.asyncDispose]: remove };
 }
 
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
+
 export type WaitForOptions = {
   timeoutMs?: number;
   intervalMs?: number;
@@ -62,7 +64,10 @@ export type WaitForOptions = {
  * Polls `predicate` until it returns a truthy value, which is returned. A throw counts as "not yet"
  * and becomes the timeout error's `cause`.
  */
-export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitForOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<Truthy<T>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
   const intervalMs = options.intervalMs ?? DEFAULT_WAIT_INTERVAL_MS;
   const deadline = Date.now() + timeoutMs;
@@ -70,7 +75,7 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitF
   for (;;) {
     try {
       const value = await predicate();
-      if (value) return value;
+      if (value) return value as Truthy<T>;
     } catch (err) {
       lastError = err;
     }
