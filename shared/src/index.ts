@@ -68,6 +68,8 @@ export {
   renderTemplate,
 } from "./policy/evaluate.ts";
 export type { TemplateVars } from "./policy/evaluate.ts";
+export { PolicyWatcher, DEFAULT_POLICY_WATCH_DEBOUNCE_MS } from "./policy/watch.ts";
+export type { PolicyWatcherOptions, ReloadOutcome } from "./policy/watch.ts";
 
 // ── errors ──
 export {
@@ -238,7 +240,13 @@ export {
 export type { Logger, LogLevel, LogFields, ConsoleLoggerOptions } from "./telemetry/logger.ts";
 
 // ── model runtime ──
-export { loadModel, readManifest, ModelRuntime, DEFAULT_INTRA_OP_THREADS, DEFAULT_TOP_K } from "./model/runtime.ts";
+export {
+  loadModel,
+  readManifest,
+  ModelRuntime,
+  DEFAULT_INTRA_OP_THREADS,
+  DEFAULT_TOP_K,
+} from "./model/runtime.ts";
 export type { LoadModelOptions } from "./model/runtime.ts";
 export {
   MicroBatcher,
