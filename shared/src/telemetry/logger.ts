@@ -78,8 +78,13 @@ function jsonLine(time: number, level: string, msg: string, fields: LogFields): 
 function textLine(time: number, level: string, msg: string, fields: LogFields): string {
   const parts = [new Date(time).toISOString(), level.toUpperCase().padEnd(5), msg];
   for (const [key, value] of Object.entries(fields)) {
-    const rendered = typeof value === "string" ? value : safeStringify(value);
-    parts.push(`${key}=${/[\s"=]/.test(rendered) ? JSON.stringify(rendered) : rendered}`);
+    if (typeof value === "string") {
+      parts.push(`${key}=${/[\s"=]/.test(value) || value === "" ? JSON.stringify(value) : value}`);
+    } else if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
+      parts.push(`${key}=${String(value)}`);
+    } else {
+      parts.push(`${key}=${safeStringify(value)}`);
+    }
   }
   return `${parts.join(" ")}\n`;
 }
