@@ -1,2 +1,33 @@
 // @tiergate/shared/internal — what tests and sibling packages need beyond the public entry.
 export {};
+
+// ── model pipeline (training, eval, benchmarks) ──
+export { fnv1a32, fnv1a32Update } from "./model/hash.ts";
+export {
+  featurize,
+  featureStrings,
+  tokenize,
+  normalizeText,
+  FeaturizerSettingsSchema,
+  FEATURIZER_VERSION,
+  DEFAULT_MAX_FEATURES,
+} from "./model/featurizer.ts";
+export type { FeaturizerSettings } from "./model/featurizer.ts";
+export { encodeBatch, checkTexts, sha256Hex } from "./model/runtime.ts";
+export type { EncodedBatch } from "./model/runtime.ts";
+export {
+  confidenceFromProbs,
+  scoreOf,
+  oosWeights,
+  precisionCurve,
+  thresholdForPrecision,
+  measureAt,
+} from "./model/confidence.ts";
+export type { ScoredRow } from "./model/confidence.ts";
+export {
+  MANIFEST_FORMAT,
+  MANIFEST_FORMAT_VERSION,
+  MODEL_IO,
+  AcceptRuleSchema,
+  SplitMetricsSchema,
+} from "./model/manifest.ts";

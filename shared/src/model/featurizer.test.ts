@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { featureStrings, featurize, normalizeText, tokenize } from "./featurizer.ts";
+import type { FeaturizerSettings } from "./featurizer.ts";
+import { fnv1a32 } from "./hash.ts";
+
+const SETTINGS: FeaturizerSettings = {
+  version: 1,
+  hash: "fnv1a32-utf8",
+  buckets: 1000,
+  wordNgrams: 2,
+  charNgramMin: 3,
+  charNgramMax: 5,
+  maxFeatures: 256,
+};
+
+describe("fnv1a32", () => {
+  it.each([
+    ["", 0x811c9dc5],
+    ["a", 0xe40c292c],
+    ["foobar", 0xbf9cf968],
+    ["é", 0x1e9de8c1],
+    ["日本", 0x9f26ee51],
+    ["😀", 0x33a29608],
+  ])("hashes %j over UTF-8", (text, want) => {
+    expect(fnv1a32(text)).toBe(want);
+  });
+});
+
+describe("featurizer", () => {
+  it("normalises with NFKC and case folding", () => {
+    expect(normalizeText("ＨＥＬＬＯ Ⅻ ﬁne")).toBe("hello xii fine");
+    expect(tokenize("Don't  STOP—me, now!")).toEqual(["dont", "stop", "me", "now"]);
+  });
+
+  it("produces words, bigrams, then character n-grams", () => {
+    expect(featureStrings("Hi you", SETTINGS)).toEqual([
+      "w:hi",
+      "w:you",
+      "b:hi you",
+      "c:<hi",
+      "c:<hi>",
+      "c:hi>",
+      "c:<yo",
+      "c:<you",
+      "c:<you>",
+      "c:you",
+      "c:you>",
+      "c:ou>",
+    ]);
+  });
+
+  it("matches fixed bucket ids (a model trained today stays valid)", () => {
+    expect(
+      Array.from(featurize("Don't ＨＥＬＬＯ world!", { ...SETTINGS, charNgramMin: 0, charNgramMax: 0 })),
+    ).toEqual([239, 756, 160, 546, 943]);
+    expect(Array.from(featurize("Hi you", SETTINGS))).toEqual(
+      featureStrings("Hi you", SETTINGS).map((f) => fnv1a32(f) % 1000),
+    );
+  });
+
+  it("hashes exactly the documented strings for any text", () => {
+    for (const text of ["日本 😀x", "a", "", "what's my balance on my 2nd card?", "x".repeat(400)]) {
+      const want = featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % SETTINGS.buckets);
+      expect(Array.from(featurize(text, SETTINGS))).toEqual(want);
+    }
+  });
+
+  it("cuts at maxFeatures", () => {
+    expect(featurize("a b c d e f", { ...SETTINGS, maxFeatures: 4 })).toHaveLength(4);
+  });
+});

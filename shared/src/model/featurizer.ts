@@ -1,0 +1,109 @@
+// Text → hashed feature ids. Identical at training and inference: the settings travel in the model
+// manifest and `featurize` is the only implementation.
+//
+// 1. normalise: Unicode NFKC, then case folding (toLowerCase), then NFKC again so folded
+//    compatibility characters stay normalised.
+// 2. tokens: maximal runs of letters, marks and digits (\p{L}\p{M}\p{N}); an apostrophe between two
+//    letters or digits is dropped first ("don't" → "dont").
+// 3. features, each hashed with FNV-1a 32 over UTF-8 (hash.ts), then `hash % buckets`:
+//    "w:" + token                        word unigrams
+//    "b:" + t[i] + " " + t[i+1]          word bigrams (wordNgrams = 2)
+//    "c:" + n-gram of "<" + token + ">"  character n-grams, charNgramMin..charNgramMax code points;
+//                                        per token, per start position, shortest first
+//    In that order (all words, all bigrams, then char n-grams), cut at `maxFeatures`.
+import { z } from "zod";
+import { FNV1A32_OFFSET_BASIS, codePoints, fnv1a32CodePoint, fnv1a32Update } from "./hash.ts";
+
+export const FEATURIZER_VERSION = 1;
+export const DEFAULT_MAX_FEATURES = 256;
+
+export const FeaturizerSettingsSchema = z.strictObject({
+  version: z.literal(FEATURIZER_VERSION),
+  hash: z.literal("fnv1a32-utf8"),
+  buckets: z
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1),
+  wordNgrams: z.int().min(1).max(2),
+  /** 0 turns character n-grams off. */
+  charNgramMin: z.int().min(0).max(10),
+  charNgramMax: z.int().min(0).max(10),
+  maxFeatures: z.int().min(1).max(65_536),
+});
+export type FeaturizerSettings = z.infer<typeof FeaturizerSettingsSchema>;
+
+export function normalizeText(text: string): string {
+  return text.normalize("NFKC").toLowerCase().normalize("NFKC");
+}
+
+const TOKEN_RE = /[\p{L}\p{M}\p{N}]+/gu;
+const APOSTROPHES_RE = /(?<=[\p{L}\p{N}])['’](?=[\p{L}\p{N}])/gu;
+const OPEN = "<".codePointAt(0) ?? 0;
+const CLOSE = ">".codePointAt(0) ?? 0;
+const H_WORD = fnv1a32Update(FNV1A32_OFFSET_BASIS, "w:");
+const H_BIGRAM = fnv1a32Update(FNV1A32_OFFSET_BASIS, "b:");
+const H_CHAR = fnv1a32Update(FNV1A32_OFFSET_BASIS, "c:");
+
+export function tokenize(text: string): string[] {
+  return normalizeText(text).replace(APOSTROPHES_RE, "").match(TOKEN_RE) ?? [];
+}
+
+function charsOn(s: FeaturizerSettings): boolean {
+  return s.charNgramMin > 0 && s.charNgramMax >= s.charNgramMin;
+}
+
+/** Feature strings before hashing, in `featurize`'s order (for tests and debugging). */
+export function featureStrings(text: string, settings: FeaturizerSettings): string[] {
+  const tokens = tokenize(text);
+  const out: string[] = tokens.map((t) => `w:${t}`);
+  if (settings.wordNgrams >= 2) {
+    for (let i = 0; i + 1 < tokens.length; i++) out.push(`b:${tokens[i]} ${tokens[i + 1]}`);
+  }
+  if (charsOn(settings)) {
+    for (const t of tokens) {
+      const cps = Array.from(`<${t}>`);
+      for (let i = 0; i < cps.length; i++) {
+        for (let n = settings.charNgramMin; n <= settings.charNgramMax && i + n <= cps.length; n++) {
+          out.push(`c:${cps.slice(i, i + n).join("")}`);
+        }
+      }
+    }
+  }
+  return out.slice(0, settings.maxFeatures);
+}
+
+/** Bucket ids in [0, buckets) of `text`'s features (duplicates kept), without building strings. */
+export function featurize(text: string, settings: FeaturizerSettings): Int32Array {
+  const { buckets, maxFeatures } = settings;
+  const tokens = tokenize(text);
+  const out = new Int32Array(maxFeatures);
+  let n = 0;
+  for (const t of tokens) {
+    if (n >= maxFeatures) break;
+    out[n++] = fnv1a32Update(H_WORD, t) % buckets;
+  }
+  if (settings.wordNgrams >= 2) {
+    for (let i = 0; i + 1 < tokens.length && n < maxFeatures; i++) {
+      const h = fnv1a32Update(
+        fnv1a32CodePoint(fnv1a32Update(H_BIGRAM, tokens[i] ?? ""), 32),
+        tokens[i + 1] ?? "",
+      );
+      out[n++] = h % buckets;
+    }
+  }
+  if (charsOn(settings)) {
+    const { charNgramMin: lo, charNgramMax: hi } = settings;
+    for (const t of tokens) {
+      if (n >= maxFeatures) break;
+      const cps = [OPEN, ...codePoints(t), CLOSE];
+      for (let i = 0; i < cps.length && n < maxFeatures; i++) {
+        let h = H_CHAR;
+        for (let k = 1; k <= hi && i + k <= cps.length && n < maxFeatures; k++) {
+          h = fnv1a32CodePoint(h, cps[i + k - 1] ?? 0);
+          if (k >= lo) out[n++] = h % buckets;
+        }
+      }
+    }
+  }
+  return out.slice(0, n);
+}

@@ -1,0 +1,95 @@
+// The model directory's manifest.json: everything needed to featurize, run and trust a model.
+import { z } from "zod";
+import { ACCEPT_RULES } from "../policy/schema.ts";
+import { FeaturizerSettingsSchema } from "./featurizer.ts";
+
+export const MODEL_FILE = "model.onnx";
+export const MANIFEST_FILE = "manifest.json";
+export const MANIFEST_FORMAT = "tiergate-model";
+export const MANIFEST_FORMAT_VERSION = 1;
+/** Graph input/output names every tiergate model uses. */
+export const MODEL_IO = { ids: "ids", mask: "mask", probs: "probs", logits: "logits" } as const;
+/** Target precisions the calibration table covers. */
+export const CALIBRATION_TARGETS = [0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99] as const;
+
+export const AcceptRuleSchema = z.enum(ACCEPT_RULES);
+
+const Rate = z.number().min(0).max(1);
+const ThresholdsSchema = z.strictObject({
+  "max-prob": Rate.nullable(),
+  margin: Rate.nullable(),
+  entropy: Rate.nullable(),
+});
+
+/** One row of the calibration table: the lowest threshold per rule whose precision ≥ `precision` (null: none). */
+export const CalibrationRowSchema = z.strictObject({
+  precision: Rate,
+  thresholds: ThresholdsSchema,
+  /** Share of (reweighted) queries answered at the edge at that threshold. */
+  coverage: z.strictObject({ "max-prob": Rate, margin: Rate, entropy: Rate }),
+});
+export type CalibrationRow = z.infer<typeof CalibrationRowSchema>;
+
+export const CoverageRowSchema = z.strictObject({
+  targetPrecision: Rate,
+  rule: AcceptRuleSchema,
+  threshold: Rate.nullable(),
+  coverage: Rate,
+  precision: Rate.nullable(),
+});
+export type CoverageRow = z.infer<typeof CoverageRowSchema>;
+
+export const SplitMetricsSchema = z.strictObject({
+  rows: z.int().nonnegative(),
+  oosRows: z.int().nonnegative(),
+  /** Argmax accuracy over in-scope rows (predicting `oos` for them is wrong). */
+  inScopeAccuracy: Rate,
+  /** Argmax accuracy over all rows, `oos` included. */
+  accuracy: Rate,
+  /** Share of out-of-scope rows whose argmax is `oos`. */
+  oosRecall: Rate.nullable(),
+  /** Coverage and precision at the manifest's validation thresholds, unweighted. */
+  atThresholds: z.array(CoverageRowSchema),
+});
+export type SplitMetrics = z.infer<typeof SplitMetricsSchema>;
+
+export const ManifestSchema = z.strictObject({
+  format: z.literal(MANIFEST_FORMAT),
+  formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
+  /** `<task>-<preset>-<precision>-<first 12 hex of sha256>`. */
+  version: z.string().min(1),
+  task: z.string().min(1),
+  preset: z.string().min(1),
+  precision: z.enum(["fp32", "int8"]),
+  labels: z.array(z.string().min(1)).min(2),
+  /** The out-of-scope label: a prediction of it is never an edge answer. */
+  oosLabel: z.string().min(1).nullable(),
+  featurizer: FeaturizerSettingsSchema,
+  onnx: z.strictObject({
+    file: z.literal(MODEL_FILE),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.int().positive(),
+    opset: z.int().positive(),
+  }),
+  /** Temperature already applied in-graph: `probs` = softmax(logits / temperature). */
+  temperature: z.number().positive(),
+  calibration: z.strictObject({
+    split: z.string(),
+    /** Out-of-scope share the validation rows were reweighted to before choosing thresholds. */
+    oosShare: Rate,
+    table: z.array(CalibrationRowSchema),
+  }),
+  metrics: z.record(z.string(), SplitMetricsSchema),
+  training: z.strictObject({
+    dataSha256: z.string(),
+    seed: z.int(),
+    rows: z.int().nonnegative(),
+    epochs: z.int().positive(),
+    durationMs: z.number().nonnegative(),
+    dim: z.int().positive(),
+    hidden: z.int().nonnegative(),
+    rowsKept: z.int().positive(),
+  }),
+  createdAt: z.iso.datetime(),
+});
+export type ModelManifest = z.infer<typeof ManifestSchema>;

@@ -1,0 +1,103 @@
+// Gathers concurrent single-text calls into one `session.run`. A batch closes when it reaches
+// `maxBatchSize` or when `maxWaitMs` has passed since its first text; waits under 1 ms use
+// setImmediate (every caller of the current tick and its microtasks joins), longer ones setTimeout.
+import { ErrorCode, TiergateError } from "../errors.ts";
+import type { Classification } from "./confidence.ts";
+import { checkTexts } from "./runtime.ts";
+
+export const DEFAULT_MICRO_BATCH_MAX_WAIT_MS = 0.2;
+export const DEFAULT_MICRO_BATCH_MAX_SIZE = 256;
+
+export interface MicroBatcherOptions {
+  maxWaitMs?: number;
+  maxBatchSize?: number;
+}
+
+/** What the batcher needs from a runtime: `ModelRuntime` fits. */
+export interface BatchClassifier {
+  classify(texts: readonly string[]): Promise<Classification[]>;
+}
+
+interface Pending {
+  text: string;
+  resolve: (c: Classification) => void;
+  reject: (e: unknown) => void;
+}
+
+export class MicroBatcher {
+  readonly #model: BatchClassifier;
+  readonly #maxWaitMs: number;
+  readonly #maxBatchSize: number;
+  #queue: Pending[] = [];
+  #timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
+  #closed = false;
+  /** Batches run so far (for metrics and tests). */
+  batches = 0;
+
+  constructor(model: BatchClassifier, options: MicroBatcherOptions = {}) {
+    this.#model = model;
+    this.#maxWaitMs = Math.max(0, options.maxWaitMs ?? DEFAULT_MICRO_BATCH_MAX_WAIT_MS);
+    this.#maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? DEFAULT_MICRO_BATCH_MAX_SIZE));
+  }
+
+  /** Classifies one text together with whatever else arrives within the wait. */
+  classify(text: string): Promise<Classification> {
+    try {
+      checkTexts([text]);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (this.#closed)
+      return Promise.reject(new TiergateError(ErrorCode.SHUTTING_DOWN, "micro-batcher is closed"));
+    return new Promise<Classification>((resolve, reject) => {
+      this.#queue.push({ text, resolve, reject });
+      if (this.#queue.length >= this.#maxBatchSize) this.#flush();
+      else this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer =
+      this.#maxWaitMs < 1
+        ? setImmediate(() => this.#flush())
+        : setTimeout(() => this.#flush(), this.#maxWaitMs);
+  }
+
+  #flush(): void {
+    if (this.#timer !== undefined) {
+      clearImmediate(this.#timer as NodeJS.Immediate);
+      clearTimeout(this.#timer as NodeJS.Timeout);
+      this.#timer = undefined;
+    }
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatchSize);
+      this.batches++;
+      const run = this.#run(batch);
+      this.#inFlight.add(run);
+      void run.finally(() => this.#inFlight.delete(run));
+    }
+  }
+
+  async #run(batch: Pending[]): Promise<void> {
+    try {
+      const results = await this.#model.classify(batch.map((p) => p.text));
+      batch.forEach((p, i) => {
+        const r = results[i];
+        if (r === undefined)
+          p.reject(new TiergateError(ErrorCode.INTERNAL, "model returned too few results"));
+        else p.resolve(r);
+      });
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  /** Runs what is queued, waits for every batch in flight, then refuses new calls. */
+  async close(): Promise<void> {
+    this.#flush();
+    this.#closed = true;
+    await Promise.all([...this.#inFlight]);
+  }
+}

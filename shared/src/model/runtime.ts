@@ -1,0 +1,216 @@
+// Loads a model directory (model.onnx + manifest.json), verifies its sha256 and classifies texts
+// with onnxruntime-node. The forward pass always runs in ONNX Runtime; JS only featurizes and reads
+// the `probs` output (already temperature-calibrated in-graph).
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { ErrorCode, TiergateError, validationError } from "../errors.ts";
+import { confidenceFromProbs } from "./confidence.ts";
+import type { Classification } from "./confidence.ts";
+import { featurize } from "./featurizer.ts";
+import type { FeaturizerSettings } from "./featurizer.ts";
+import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema } from "./manifest.ts";
+import type { ModelManifest } from "./manifest.ts";
+
+export const DEFAULT_INTRA_OP_THREADS = 1;
+export const DEFAULT_INTER_OP_THREADS = 1;
+export const DEFAULT_TOP_K = 3;
+
+export interface LoadModelOptions {
+  /** ONNX Runtime intra-op threads (default 1: the edge box runs many things). */
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  /** Labels listed in `Classification.top` (default 3). */
+  topK?: number;
+}
+
+/** Model inputs for a batch of texts: ids int32 [N, L] and mask float32 [N, L], L ≥ 1. */
+export interface EncodedBatch {
+  feeds: Record<string, ort.Tensor>;
+  rows: number;
+}
+
+export function encodeBatch(texts: readonly string[], settings: FeaturizerSettings): EncodedBatch {
+  const feats = texts.map((t) => featurize(t, settings));
+  const width = Math.max(1, ...feats.map((f) => f.length));
+  const ids = new Int32Array(texts.length * width);
+  const mask = new Float32Array(texts.length * width);
+  feats.forEach((f, i) => {
+    ids.set(f, i * width);
+    mask.fill(1, i * width, i * width + f.length);
+  });
+  const dims = [texts.length, width];
+  return {
+    rows: texts.length,
+    feeds: {
+      [MODEL_IO.ids]: new ort.Tensor("int32", ids, dims),
+      [MODEL_IO.mask]: new ort.Tensor("float32", mask, dims),
+    },
+  };
+}
+
+/** Throws VALIDATION_FAILED unless every text is a non-blank string. */
+export function checkTexts(texts: readonly unknown[]): asserts texts is string[] {
+  const bad = texts.flatMap((t, i) => (typeof t === "string" && t.trim() !== "" ? [] : [i]));
+  if (bad.length > 0) {
+    throw new TiergateError(
+      ErrorCode.VALIDATION_FAILED,
+      `text must be a non-empty string (index ${bad.join(", ")})`,
+      {
+        details: bad.map((i) => ({ path: [i], message: "text must be a non-empty string" })),
+      },
+    );
+  }
+}
+
+export class ModelRuntime {
+  readonly manifest: ModelManifest;
+  readonly dir: string;
+  /** The raw ONNX Runtime session (benchmarks compare against it). */
+  readonly session: ort.InferenceSession;
+  readonly #topK: number;
+  #closed = false;
+
+  constructor(dir: string, manifest: ModelManifest, session: ort.InferenceSession, topK: number) {
+    this.dir = dir;
+    this.manifest = manifest;
+    this.session = session;
+    this.#topK = Math.max(1, Math.min(topK, manifest.labels.length));
+  }
+
+  get version(): string {
+    return this.manifest.version;
+  }
+
+  get labels(): readonly string[] {
+    return this.manifest.labels;
+  }
+
+  /** Featurized inputs for `texts` (what `classify` feeds to `session.run`). */
+  encode(texts: readonly string[]): EncodedBatch {
+    return encodeBatch(texts, this.manifest.featurizer);
+  }
+
+  /** Classifies each text (one `session.run`). Empty or blank text → VALIDATION_FAILED. */
+  async classify(texts: readonly string[]): Promise<Classification[]> {
+    checkTexts(texts);
+    if (this.#closed) throw new TiergateError(ErrorCode.SHUTTING_DOWN, "model runtime is closed");
+    if (texts.length === 0) return [];
+    const { feeds } = this.encode(texts);
+    const out = await this.session.run(feeds, [MODEL_IO.probs]);
+    return this.decode(out[MODEL_IO.probs]?.data, texts.length);
+  }
+
+  /** Classifications from a `probs` output of `rows` rows. */
+  decode(data: unknown, rows: number): Classification[] {
+    if (!(data instanceof Float32Array))
+      throw new TiergateError(ErrorCode.INTERNAL, "model returned no float probs");
+    const labels = this.manifest.labels;
+    const n = labels.length;
+    const oos = this.manifest.oosLabel;
+    const result: Classification[] = [];
+    for (let r = 0; r < rows; r++) {
+      const off = r * n;
+      const top = topK(data, off, n, this.#topK).map((j) => ({
+        label: labels[j] ?? "",
+        p: data[off + j] ?? 0,
+      }));
+      const best = top[0] ?? { label: labels[0] ?? "", p: 0 };
+      result.push({
+        label: best.label,
+        probability: best.p,
+        confidence: confidenceFromProbs(data, off, n),
+        top,
+        outOfScope: best.label === oos,
+      });
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.session.release();
+  }
+}
+
+function topK(data: Float32Array, off: number, n: number, k: number): number[] {
+  const best: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const p = data[off + j] ?? 0;
+    if (best.length === k && p <= (data[off + (best[k - 1] ?? 0)] ?? 0)) continue;
+    let i = best.length === k ? k - 1 : best.length;
+    best[i] = j;
+    while (i > 0 && (data[off + (best[i - 1] ?? 0)] ?? 0) < p) {
+      best[i] = best[i - 1] ?? 0;
+      best[i - 1] = j;
+      i--;
+    }
+  }
+  return best;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function readOrNotFound(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new TiergateError(ErrorCode.MODEL_NOT_FOUND, `${what} not found: ${path}`, { cause });
+    }
+    throw new TiergateError(ErrorCode.MODEL_LOAD_FAILED, `cannot read ${what} ${path}`, { cause });
+  }
+}
+
+/** Reads and validates `dir/manifest.json` (MODEL_NOT_FOUND / VALIDATION_FAILED). */
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const raw = await readOrNotFound(join(dir, MANIFEST_FILE), "model manifest");
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString("utf8"));
+  } catch (cause) {
+    throw new TiergateError(
+      ErrorCode.MODEL_LOAD_FAILED,
+      `model manifest is not JSON: ${join(dir, MANIFEST_FILE)}`,
+      { cause },
+    );
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) throw validationError(parsed.error, `model manifest ${join(dir, MANIFEST_FILE)}`);
+  return parsed.data;
+}
+
+/**
+ * Loads a model directory: manifest, sha256 check of model.onnx (MODEL_INTEGRITY on mismatch,
+ * MODEL_NOT_FOUND when missing), then an ONNX Runtime session (MODEL_LOAD_FAILED).
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelRuntime> {
+  const manifest = await readManifest(dir);
+  const bytes = await readOrNotFound(join(dir, MODEL_FILE), "model file");
+  const actual = sha256Hex(bytes);
+  if (actual !== manifest.onnx.sha256) {
+    throw new TiergateError(
+      ErrorCode.MODEL_INTEGRITY,
+      `${join(dir, MODEL_FILE)}: sha256 ${actual} differs from the manifest's ${manifest.onnx.sha256}`,
+    );
+  }
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
+      interOpNumThreads: options.interOpThreads ?? DEFAULT_INTER_OP_THREADS,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+    });
+  } catch (cause) {
+    throw new TiergateError(ErrorCode.MODEL_LOAD_FAILED, `onnxruntime cannot load ${join(dir, MODEL_FILE)}`, {
+      cause,
+    });
+  }
+  return new ModelRuntime(dir, manifest, session, options.topK ?? DEFAULT_TOP_K);
+}
