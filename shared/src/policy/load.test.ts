@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { TiergateError } from "../errors.ts";
 import { POLICY_ERROR_CODES, PolicyError } from "./errors.ts";
 import { loadPolicyFile, parsePolicy, resolveSecret } from "./load.ts";
 
@@ -60,6 +61,8 @@ describe("parsePolicy", () => {
       parsePolicy(JSON.stringify({ ...MINIMAL, version: "2.0", tiers: 7 }), { file: "v2.yaml" }),
     );
     expect(err.code).toBe(POLICY_ERROR_CODES.POLICY_VERSION_UNSUPPORTED);
+    expect(err).toBeInstanceOf(TiergateError);
+    expect(err.details).toEqual([{ path: ["version"], message: expect.stringContaining("2.0") as unknown }]);
     expect(err.message).toBe(
       'v2.yaml: version: policy version "2.0" (major 2) is not supported by this tiergate; supported: 1.x',
     );
@@ -109,7 +112,7 @@ describe("resolveSecret", () => {
   });
   it("names the missing variable", () => {
     const err = policyError(() => resolveSecret("env:TG_MISSING", {}));
-    expect(err.code).toBe(POLICY_ERROR_CODES.POLICY_SECRET_MISSING);
+    expect(err.code).toBe(POLICY_ERROR_CODES.POLICY_INVALID);
     expect(err.message).toContain("TG_MISSING");
   });
   it("refuses an inline value without echoing it", () => {

@@ -97,6 +97,7 @@ function checkMajor(data: unknown, file: string | undefined): void {
     issues: [
       {
         path: "version",
+        segments: ["version"],
         message: `policy version "${version}" (major ${major}) is not supported by this tiergate; supported: ${supported}`,
       },
     ],
@@ -137,7 +138,8 @@ function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: Segment[] = 
 
 /** Adds the line of the deepest node on the path that exists in the document. */
 function withPosition(issue: RawIssue, doc: Document, lineCounter: LineCounter): PolicyIssue {
-  const base: PolicyIssue = { path: formatPath(issue.path), message: issue.message };
+  const segments = issue.path.map((s) => (typeof s === "number" ? s : String(s)));
+  const base: PolicyIssue = { path: formatPath(issue.path), segments, message: issue.message };
   for (let n = issue.path.length; n >= 0; n--) {
     const node: unknown = n === 0 ? doc.contents : doc.getIn(issue.path.slice(0, n), true);
     const range = (node as { range?: [number, number, number] } | undefined)?.range;
@@ -178,7 +180,7 @@ export function resolveSecret(
   const value = env[name];
   if (value === undefined || value === "") {
     throw new PolicyError(
-      POLICY_ERROR_CODES.POLICY_SECRET_MISSING,
+      POLICY_ERROR_CODES.POLICY_INVALID,
       `environment variable ${name} is not set (the policy refers to it as ${ref})`,
     );
   }
