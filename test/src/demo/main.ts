@@ -178,8 +178,8 @@ main().then(
   () => process.exit(process.exitCode ?? 0),
   (err: unknown) => {
     process.stderr.write(`[demo] failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof Error && err.cause !== undefined)
-      process.stderr.write(`  cause: ${String(err.cause)}\n`);
+    const cause: unknown = err instanceof Error ? err.cause : undefined;
+    if (cause instanceof Error) process.stderr.write(`  cause: ${cause.message}\n`);
     process.exit(1);
   },
 );
