@@ -1,0 +1,87 @@
+// The aggregated benchmark report: every ratio found in the benchmarks' JSON, and its Markdown.
+export type BenchStatus = "ok" | "missing" | "failed" | "timeout";
+
+export type BenchEntry = {
+  name: string;
+  command: string;
+  timeoutMs: number;
+  status: BenchStatus;
+  reason?: string;
+  durationMs?: number;
+  /** Files (or "stdout") the results came from. */
+  sources?: string[];
+  /** JSON path → value, for every numeric field whose name says it is a ratio. */
+  ratios: Record<string, number>;
+  data?: Record<string, unknown>;
+  outputTail?: string;
+};
+
+export type BenchReport = {
+  generatedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string };
+  totalMs: number;
+  benches: BenchEntry[];
+};
+
+/** Field names that hold a ratio against a baseline (`ratio`, `vsRawRatio`, `speedup`). */
+export const RATIO_KEY = /ratio|speedup/i;
+/** Field names that hold the aim a ratio is compared with (reported next to it, not as a ratio). */
+export const AIM_KEY = /aim|target|goal|limit|threshold/i;
+export const MAX_RATIO_DEPTH = 8;
+
+/** Walks JSON and returns `path → number` for numeric fields whose key names a ratio. */
+export function collectRatios(
+  value: unknown,
+  path = "",
+  depth = 0,
+  out: Record<string, number> = {},
+): Record<string, number> {
+  if (depth > MAX_RATIO_DEPTH || value === null || typeof value !== "object") return out;
+  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+  for (const [key, child] of entries) {
+    const childPath = path === "" ? key : `${path}.${key}`;
+    if (typeof child === "number" && Number.isFinite(child) && RATIO_KEY.test(key) && !AIM_KEY.test(key)) {
+      out[childPath] = child;
+    } else {
+      collectRatios(child, childPath, depth + 1, out);
+    }
+  }
+  return out;
+}
+
+const fmt = (n: number): string =>
+  Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3);
+
+export function renderBenchMarkdown(report: BenchReport): string {
+  const m = report.machine;
+  const lines = [
+    "# tiergate benchmarks",
+    "",
+    `Generated ${report.generatedAt} by \`npm run bench\` on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; ` +
+      `${(report.totalMs / 1000).toFixed(0)} s in all. Every ratio is against a baseline measured in the same run.`,
+    "",
+    "| benchmark | status | time | ratios |",
+    "|---|---|---|---|",
+    ...report.benches.map(
+      (b) =>
+        `| ${b.name} | ${b.status}${b.reason === undefined ? "" : ` (${b.reason})`} | ${b.durationMs === undefined ? "–" : `${(b.durationMs / 1000).toFixed(0)} s`} | ${Object.keys(b.ratios).length} |`,
+    ),
+    "",
+  ];
+  for (const b of report.benches) {
+    lines.push(`## ${b.name} — \`${b.command}\``, "");
+    if (b.status === "missing") {
+      lines.push(`**Missing**: ${b.reason ?? "not run"}.`, "");
+      continue;
+    }
+    if (b.status !== "ok")
+      lines.push(`**${b.status}**: ${b.reason ?? ""}. Figures below are whatever it wrote before that.`, "");
+    const ratios = Object.entries(b.ratios);
+    if (ratios.length === 0) lines.push("No ratio found in its output.", "");
+    else
+      lines.push("| ratio | value |", "|---|---|", ...ratios.map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`), "");
+    if (b.sources !== undefined && b.sources.length > 0)
+      lines.push(`Source: ${b.sources.map((s) => `\`${s}\``).join(", ")}.`, "");
+  }
+  return lines.join("\n");
+}
