@@ -20,7 +20,14 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ["*.js", "*.mjs", "vitest.config.ts", "scripts/*.mjs", "deploy/local/*.mjs"],
+          allowDefaultProject: [
+            "*.js",
+            "*.mjs",
+            "vitest.config.ts",
+            "scripts/*.mjs",
+            "deploy/local/*.mjs",
+            "*/bin/*.mjs",
+          ],
         },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -68,6 +68,8 @@ export {
   renderTemplate,
 } from "./policy/evaluate.ts";
 export type { TemplateVars } from "./policy/evaluate.ts";
+export { checkPolicyFiles } from "./policy/check.ts";
+export type { PolicyCheckOptions, PolicyCheckReport } from "./policy/check.ts";
 export { PolicyWatcher, DEFAULT_POLICY_WATCH_DEBOUNCE_MS } from "./policy/watch.ts";
 export type { PolicyWatcherOptions, ReloadOutcome } from "./policy/watch.ts";
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Entry point. Plain JavaScript so that an old Node fails with a clear message instead of a syntax
+// error: the sources are TypeScript run through Node 24's native type stripping.
+const NAME = "tiergate-coordinator";
+const MIN_NODE_MAJOR = 24;
+const major = Number(process.versions.node.split(".")[0]);
+if (!(major >= MIN_NODE_MAJOR)) {
+  process.stderr.write(
+    `${NAME} needs Node.js >= ${MIN_NODE_MAJOR} (this is v${process.versions.node}). ` +
+      `Run it through npm (\`npx ${NAME} ...\`), which uses the project's Node in node_modules/.bin, ` +
+      `or install Node ${MIN_NODE_MAJOR} LTS.\n`,
+  );
+  process.exit(1);
+}
+const { main } = await import("../src/cli.ts");
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  cwd: process.cwd(),
+});
