@@ -96,9 +96,23 @@ export const ACCEPT_RULES = ["max-prob", "margin", "entropy"] as const;
  */
 export const AcceptSchema = z
   .strictObject({
-    rule: z.enum(ACCEPT_RULES),
-    threshold: z.number().min(0).max(1).optional(),
-    targetPrecision: z.number().min(MIN_TARGET_PRECISION).max(MAX_TARGET_PRECISION).optional(),
+    rule: z
+      .enum(ACCEPT_RULES)
+      .describe("confidence score: max probability, top-1 minus top-2, or 1 − normalised entropy"),
+    threshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("fixed bound on the score; not with targetPrecision"),
+    targetPrecision: z
+      .number()
+      .min(MIN_TARGET_PRECISION)
+      .max(MAX_TARGET_PRECISION)
+      .optional()
+      .describe(
+        "precision to reach, turned into a threshold by the model's calibration table; not with threshold",
+      ),
   })
   .check((ctx) => {
     const { threshold, targetPrecision } = ctx.value;
@@ -120,11 +134,19 @@ export const TierLlmSchema = z.strictObject({
 /** A tier is either a model directory (`model`, with `accept`) or an LLM (`llm`, cloud only). */
 export const TierSchema = z.strictObject({
   name: IdSchema,
-  where: z.enum(WHERE),
+  where: z
+    .enum(WHERE)
+    .describe("edge tiers run on the device, cloud tiers in the coordinator; edge tiers first"),
   /** Model directory; relative paths are resolved against the policy file's directory by the loader. */
-  model: z.string().min(1).optional(),
-  accept: AcceptSchema.optional(),
-  llm: TierLlmSchema.optional(),
+  model: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("model directory (model.onnx + manifest.json), relative to the policy file; not with llm"),
+  accept: AcceptSchema.optional().describe("acceptance rule; required for model tiers, absent for llm tiers"),
+  llm: TierLlmSchema.optional().describe(
+    "an LLM tier (cloud only): endpoint names from llm.endpoints, tried in order",
+  ),
 });
 
 // ── actions ──
@@ -144,17 +166,26 @@ export const TaskSchema = z.strictObject({
   maxInputBytes: z.int().min(1).max(MAX_MAX_INPUT_BYTES).default(DEFAULT_MAX_INPUT_BYTES),
   defaultDeadlineMs: z.int().min(1).max(MAX_DEADLINE_MS).default(DEFAULT_DEADLINE_MS),
   /** Ordered cascade; edge tiers come before cloud tiers. */
-  tiers: z.array(TierSchema).min(1),
+  tiers: z.array(TierSchema).min(1).describe("ordered cascade; edge tiers before cloud tiers"),
   /** Labels that are never an answer from a model tier: the request escalates instead. */
-  rejectLabels: z.array(LabelSchema).default([]),
+  rejectLabels: z
+    .array(LabelSchema)
+    .default([])
+    .describe("labels never answered by a model tier (e.g. oos): the request escalates"),
   /** Rule-based answers per predicted label. */
   actions: z.record(LabelSchema, ActionSchema).default({}),
   /** Used for accepted labels without their own action; without it the label itself is the answer. */
   defaultAction: ActionSchema.optional(),
   /** When the cloud cannot be reached in time: answer from the best edge tier (degraded) or refuse. */
-  onCloudUnavailable: z.enum(["degrade", "refuse"]).default(DEFAULT_ON_CLOUD_UNAVAILABLE),
+  onCloudUnavailable: z
+    .enum(["degrade", "refuse"])
+    .default(DEFAULT_ON_CLOUD_UNAVAILABLE)
+    .describe("cloud unreachable or deadline too short: answer degraded from the edge, or refuse"),
   /** "Answer now, upgrade later": answered at the edge and also sent through the outbox for a cloud answer. */
-  upgradeLabels: z.array(LabelSchema).default([]),
+  upgradeLabels: z
+    .array(LabelSchema)
+    .default([])
+    .describe("answered at the edge now and also sent through the outbox for a cloud answer"),
 });
 
 // ── privacy ──
@@ -185,7 +216,10 @@ export const PrivacySchema = z.strictObject({
   redact: z.array(z.enum(REDACT_KINDS)).default([...DEFAULT_REDACT_KINDS]),
   customPatterns: z.array(CustomPatternSchema).default([]),
   /** Per task id: predicted labels whose requests never leave the device (answered locally or refused). */
-  neverEscalate: z.record(IdSchema, z.array(LabelSchema)).default({}),
+  neverEscalate: z
+    .record(IdSchema, z.array(LabelSchema))
+    .default({})
+    .describe("per task id: predicted labels whose requests never leave the device"),
 });
 
 // ── cache ──
@@ -217,7 +251,10 @@ export const WindowSchema = z
 export const OffPeakSchema = z.strictObject({
   timeZone: TimeZoneSchema.default(DEFAULT_OFF_PEAK_TIME_ZONE),
   /** No windows: deferred work runs at once. */
-  windows: z.array(WindowSchema).default([]),
+  windows: z
+    .array(WindowSchema)
+    .default([])
+    .describe('daily windows {start: "HH:MM", end: "HH:MM", days?}; end before start crosses midnight'),
 });
 export const BatchSchema = z.strictObject({
   maxItems: z.int().min(1).max(MAX_BATCH_MAX_ITEMS).default(DEFAULT_BATCH_MAX_ITEMS),
@@ -244,7 +281,9 @@ export const CircuitBreakerSchema = z.strictObject({
 export const LlmEndpointSchema = z.strictObject({
   /** OpenAI-compatible base URL (OpenAI, vLLM, Ollama, llama.cpp, the tiergate stand-in). */
   baseURL: HttpUrlSchema,
-  apiKey: SecretRefSchema,
+  apiKey: SecretRefSchema.describe(
+    "env:NAME — the environment variable holding the key; never the key itself",
+  ),
   model: z.string().min(1),
   timeoutMs: z.int().min(1).default(DEFAULT_LLM_TIMEOUT_MS),
   maxRetries: z.int().min(0).max(10).default(DEFAULT_LLM_MAX_RETRIES),
@@ -260,7 +299,7 @@ export const LlmSchema = z.strictObject({
 export const PolicyObjectSchema = z.strictObject({
   /** Editors' JSON Schema reference; ignored. */
   $schema: z.string().optional(),
-  version: VersionSchema,
+  version: VersionSchema.describe('policy format version "MAJOR.MINOR"; supported major: 1'),
   tasks: z.record(IdSchema, TaskSchema).refine((t) => Object.keys(t).length > 0, {
     message: "declare at least one task",
   }),
