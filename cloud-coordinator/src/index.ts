@@ -16,3 +16,56 @@ export { ResultCache, resultCacheKey, normaliseText } from "./cache/result-cache
 export type { CacheKeyParts, CacheLookup, ResultCacheOptions } from "./cache/result-cache.ts";
 export { RequestDedup, InstancePresence } from "./cache/request-dedup.ts";
 export type { DedupBegin, RequestDedupOptions } from "./cache/request-dedup.ts";
+
+// ── LLM tier (retries, Retry-After, fallback, circuit breakers, concurrency, cost) ──
+export { LlmTier, costUsd, ATTR_LLM_ENDPOINT, ATTR_LLM_ATTEMPTS, ATTR_LLM_COST_USD } from "./llm/tier.ts";
+export type { LlmTierOptions, EndpointStatus } from "./llm/tier.ts";
+export { OpenAiCompatibleProvider } from "./llm/openai-provider.ts";
+export type {
+  LlmProvider,
+  ProviderCall,
+  ProviderClassifyRequest,
+  ProviderClassifyReply,
+  ProviderChatReply,
+} from "./llm/provider.ts";
+export { endpointOptionsFromPolicy, endpointsFromPolicy } from "./llm/from-policy.ts";
+export {
+  classificationMessages,
+  classificationResponseFormat,
+  extractClassificationText,
+  parseClassificationReply,
+  TEXT_START_MARKER,
+  TEXT_END_MARKER,
+} from "./llm/prompt.ts";
+export { parseRetryAfterMs } from "./llm/backoff.ts";
+export { CircuitBreaker } from "./llm/circuit-breaker.ts";
+export {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  DEFAULT_MAX_QUEUE_PER_ENDPOINT,
+  NOOP_LOGGER,
+} from "./llm/types.ts";
+export type {
+  LlmEndpointOptions,
+  ClassifyRequest,
+  ClassifyResult,
+  ChatBody,
+  ChatOptions,
+  ChatResult,
+  Usage,
+  Clock,
+  Sleep,
+  LlmMetricsHooks,
+  AttemptOutcome,
+  BreakerState,
+} from "./llm/types.ts";
+
+// ── LLM stand-in (offline, not a real LLM) ──
+export { startStandin, DEFAULT_STANDIN_HOST, DEFAULT_STANDIN_PORT } from "./standin/server.ts";
+export type { Standin, StandinOptions, StandinStats } from "./standin/server.ts";
+export { STANDIN_NAME, STANDIN_MODEL_PREFIX } from "./standin/protocol.ts";
+export { GoldTeacher, ModelTeacher, loadClincGold, DEFAULT_CLINC150_PATH } from "./standin/teacher.ts";
+export type { Teacher, ClassifierRuntime, GoldTeacherOptions } from "./standin/teacher.ts";
+export { FaultConfigSchema } from "./standin/faults.ts";
+export type { FaultConfig, FaultConfigInput } from "./standin/faults.ts";

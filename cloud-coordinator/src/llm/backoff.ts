@@ -18,6 +18,8 @@ export function parseRetryAfterMs(
   if (raw === null || raw === undefined || raw.trim() === "") return undefined;
   const trimmed = raw.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date names a weekday and month; a bare "-1" would otherwise parse as a year.
+  if (!/[A-Za-z]/.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);

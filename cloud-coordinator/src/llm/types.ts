@@ -1,5 +1,6 @@
 // Types of the LLM tier. The endpoint options mirror the policy's `llm.endpoints.<name>` with the
 // API key already resolved from `env:NAME`; `endpointOptionsFromPolicy` adapts one.
+import type { Logger as SharedLogger } from "@tiergate/shared";
 import type {
   ChatCompletion,
   ChatCompletionCreateParamsNonStreaming,
@@ -78,12 +79,8 @@ export interface Clock {
 /** Waits `ms`; rejects when `signal` aborts. Tests inject a recorder. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+/** The four levels of @tiergate/shared's Logger (any shared Logger fits). */
+export type Logger = Pick<SharedLogger, "debug" | "info" | "warn" | "error">;
 
 export const NOOP_LOGGER: Logger = {
   debug: () => undefined,
