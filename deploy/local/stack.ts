@@ -25,6 +25,8 @@ export const DEFAULT_STOP_TIMEOUT_MS = 15_000;
 export const READY_PROBE_TIMEOUT_MS = 1_000;
 export const READY_PROBE_INTERVAL_MS = 200;
 export const STANDIN_API_KEY = "tiergate-local-standin";
+/** The stand-in's unauthenticated admin endpoint (its /v1 routes want a bearer key). */
+export const STANDIN_READY_PATH = "/_standin/stats";
 /** Coordinator flag that makes "now" count as inside the policy's off-peak window. */
 export const OFF_PEAK_NOW_FLAG = "--now-off-peak";
 export const COORDINATOR_BIN = "cloud-coordinator/bin/tiergate-coordinator.mjs";
@@ -128,7 +130,7 @@ export class Stack implements AsyncDisposable {
 
     const standinPort = await freePort();
     say("starting the LLM stand-in (offline, not a real LLM)…");
-    this.standin = await this.#startHttp("llm-standin", standinPort, "/v1/models", [
+    this.standin = await this.#startHttp("llm-standin", standinPort, STANDIN_READY_PATH, [
       COORDINATOR_BIN,
       "standin",
       "--port",

@@ -1,10 +1,10 @@
 // The local stack itself: every part it starts is stopped and its temp dir removed, and logs are kept
 // only when asked. (The full stack with models is exercised by the fault and bad-input tests.)
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { Stack } from "../../deploy/local/stack.ts";
+import { Stack, STANDIN_API_KEY } from "../../deploy/local/stack.ts";
 import { isProcessAlive } from "../src/harness/util.ts";
 
 describe("local stack (infrastructure only)", () => {
@@ -48,5 +48,21 @@ describe("local stack (infrastructure only)", () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it("starts the LLM stand-in and writes a policy copy whose LLM endpoints point at it", async () => {
+    await using stack = await Stack.start({ coordinators: 0, deviceIds: [] });
+    const models = (await (
+      await fetch(`${stack.standin?.url ?? ""}/v1/models`, {
+        headers: { authorization: `Bearer ${STANDIN_API_KEY}` },
+      })
+    ).json()) as { data: unknown[] };
+    expect(models.data.length).toBeGreaterThan(0);
+    const policy = JSON.parse(await readFile(stack.policyFile, "utf8")) as {
+      llm: { endpoints: Record<string, { baseURL: string }> };
+    };
+    const urls = Object.values(policy.llm.endpoints).map((e) => e.baseURL);
+    expect(urls.length).toBeGreaterThan(0);
+    expect(new Set(urls)).toEqual(new Set([`${stack.standin?.url ?? ""}/v1`]));
   });
 });

@@ -13,7 +13,7 @@ import { renderMarkdown } from "./markdown.ts";
 import { renderSvg } from "./plot.ts";
 import { ProgressLine } from "./progress.ts";
 import { DEFAULT_CONCURRENCY, DEFAULT_RATE_PER_SECOND, DEMO_TASK, replay } from "./replay.ts";
-import { buildReport, type DemoReport } from "./report.ts";
+import { buildReport, DEMO_STANDIN_ERROR_RATE, type DemoReport } from "./report.ts";
 
 export const DEFAULT_OUT_DIR = join(REPO_ROOT, "reports/demo");
 /** The cloud API key the demo's coordinator accepts (local only). */
@@ -107,6 +107,7 @@ async function main(): Promise<void> {
     offPeakNow: args.nowOffPeak,
     keepLogs: args.keepLogs,
     env: { [API_KEYS_ENV]: DEMO_API_KEY },
+    standinArgs: ["--error-rate", String(DEMO_STANDIN_ERROR_RATE)],
     log: say,
   });
   let failed = true;

@@ -5,9 +5,12 @@ import { isCorrect, isCorrectAtEdge, PATH_EDGE, type Outcome } from "./outcome.t
 
 export const TARGET_EDGE_SHARE = 0.5;
 export const TARGET_EDGE_PRECISION = 0.96;
+/** Share of deliberately wrong stand-in answers, so the "LLM" is not an oracle. */
+export const DEMO_STANDIN_ERROR_RATE = 0.05;
 export const STANDIN_NOTE =
   "LLM answers in this run came from the offline tiergate LLM stand-in (`tiergate-coordinator standin`), " +
-  "not from a real LLM; its costs are priced with the policy's per-token prices.";
+  `not from a real LLM: it answers from CLINC150 gold labels with ${DEMO_STANDIN_ERROR_RATE * 100}% deliberately wrong answers. ` +
+  "Its costs are its token counts priced with the policy's per-token prices.";
 
 /** Nearest-rank percentile of an ascending array; undefined when empty. */
 export function percentile(sorted: readonly number[], p: number): number | undefined {
