@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { ErrorCode, TiergateError } from "@tiergate/shared";
 import { OUT_OF_SCOPE_LABEL } from "../llm/prompt.ts";
 
 /** CLINC150 `data_full.json`, found from this file: <repo>/../shared/data/clinc150 (CC BY 3.0). */
@@ -85,14 +86,41 @@ export class GoldTeacher implements Teacher {
   }
 }
 
-const ClincSchema = z.record(z.string(), z.array(z.tuple([z.string(), z.string()])));
+/** Splits of data_full.json; rows are `[text, label]` pairs, checked row by row below. */
+const ClincSchema = z.record(z.string(), z.array(z.unknown()));
 
 /** Text → label over every split of CLINC150's data_full.json (train, val, test, oos_*). */
 export async function loadClincGold(path: string = DEFAULT_CLINC150_PATH): Promise<Map<string, string>> {
-  const data = ClincSchema.parse(JSON.parse(await readFile(path, "utf8")));
+  let data: z.infer<typeof ClincSchema>;
+  try {
+    data = ClincSchema.parse(JSON.parse(await readFile(path, "utf8")));
+  } catch (err) {
+    throw new TiergateError(
+      ErrorCode.VALIDATION_FAILED,
+      `cannot read CLINC150 data from ${path}: ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
   const gold = new Map<string, string>();
-  for (const rows of Object.values(data))
-    for (const [text, label] of rows) gold.set(normalizeText(text), label);
+  for (const [split, rows] of Object.entries(data)) {
+    rows.forEach((row, i) => {
+      // A per-row zod parse costs ~1 s over 23k rows; this check is the same rule.
+      if (
+        !Array.isArray(row) ||
+        row.length !== 2 ||
+        typeof row[0] !== "string" ||
+        typeof row[1] !== "string"
+      ) {
+        throw new TiergateError(
+          ErrorCode.VALIDATION_FAILED,
+          `${path}: ${split}[${i}] is not a [text, label] pair`,
+        );
+      }
+      gold.set(normalizeText(row[0]), row[1]);
+    });
+  }
   return gold;
 }
 
