@@ -1,6 +1,7 @@
 // tiergate-edge: a table-driven dispatcher. Each command lives in src/commands/<name>.ts and
 // exports a Command; adding one is one line in COMMANDS.
 import { policyCheckCommand } from "./commands/policy-check.ts";
+import { startCommand } from "./commands/start.ts";
 
 export const PROGRAM = "tiergate-edge";
 
@@ -22,7 +23,7 @@ export type Command = {
 };
 
 // ── commands ──
-export const COMMANDS: readonly Command[] = [policyCheckCommand];
+export const COMMANDS: readonly Command[] = [policyCheckCommand, startCommand];
 
 export const EXIT_USAGE = 2;
 

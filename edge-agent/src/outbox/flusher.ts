@@ -13,6 +13,8 @@ export type OutboxFlusherOptions = {
   publish: PublishBatch;
   maxItems: number;
   maxAgeMs: number;
+  /** Payload bytes per batch (stay under the NATS max_payload). */
+  maxBytes?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
   now?: () => number;
@@ -32,6 +34,7 @@ export class OutboxFlusher {
   readonly #onDelivered: ((batch: OutboxBatch) => void) | undefined;
   #maxItems: number;
   #maxAgeMs: number;
+  readonly #maxBytes: number;
   #running: Promise<void> | undefined;
   #again = false;
   #force = false;
@@ -47,6 +50,7 @@ export class OutboxFlusher {
     this.#publish = options.publish;
     this.#maxItems = options.maxItems;
     this.#maxAgeMs = options.maxAgeMs;
+    this.#maxBytes = options.maxBytes ?? Infinity;
     this.#retryMinMs = options.retryMinMs ?? DEFAULT_FLUSH_RETRY_MIN_MS;
     this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_FLUSH_RETRY_MAX_MS;
     this.#now = options.now ?? Date.now;
@@ -131,7 +135,7 @@ export class OutboxFlusher {
         if (oldest !== undefined) this.#schedule(oldest + this.#maxAgeMs);
         return;
       }
-      const batch = await this.#outbox.nextBatch(this.#maxItems);
+      const batch = await this.#outbox.nextBatch(this.#maxItems, this.#maxBytes);
       if (batch === undefined) return;
       try {
         await this.#publish(batch);

@@ -74,6 +74,20 @@ describe("Outbox", () => {
     await box.close();
   });
 
+  it("cuts a batch at maxBytes, but always takes at least one item", async () => {
+    const box = await Outbox.open({ dir });
+    for (const n of [40, 40, 40, 200]) await box.append(Buffer.alloc(n));
+    const sizes = async () => (await box.nextBatch(100, 100))?.items.map((i) => i.payload.length);
+    const first = await box.nextBatch(100, 100);
+    expect(first?.items.map((i) => i.payload.length)).toEqual([40, 40]);
+    await box.ack(first as OutboxBatch);
+    const second = await box.nextBatch(100, 100);
+    expect(second?.items.map((i) => i.payload.length)).toEqual([40]);
+    await box.ack(second as OutboxBatch);
+    expect(await sizes()).toEqual([200]);
+    await box.close();
+  });
+
   it("refuses appends over its byte bound with OUTBOX_FULL and keeps what it holds", async () => {
     const box = await Outbox.open({ dir, maxPendingBytes: 10 });
     await box.append(Buffer.alloc(8));

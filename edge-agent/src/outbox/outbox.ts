@@ -149,16 +149,25 @@ export class Outbox {
   }
 
   /**
-   * The oldest sealed, undelivered batch; when there is none, seals the next `maxItems` unsealed
-   * items into one (durably) first. Undefined when nothing waits.
+   * The oldest sealed, undelivered batch; when there is none, seals the next unsealed items — at most
+   * `maxItems`, and at most `maxBytes` of payload unless a single item is larger — into one (durably)
+   * first. Undefined when nothing waits.
    */
-  async nextBatch(maxItems: number): Promise<OutboxBatch | undefined> {
+  async nextBatch(maxItems: number, maxBytes = Infinity): Promise<OutboxBatch | undefined> {
     let seal = this.#seals[0];
     if (seal === undefined) {
-      const take = this.#items.slice(
-        this.#sealedItemCount(),
-        this.#sealedItemCount() + Math.max(1, maxItems),
-      );
+      const take: OutboxItem[] = [];
+      let bytes = 0;
+      for (
+        let i = this.#sealedItemCount();
+        i < this.#items.length && take.length < Math.max(1, maxItems);
+        i++
+      ) {
+        const item = this.#items[i];
+        if (item === undefined || (take.length > 0 && bytes + item.payload.length > maxBytes)) break;
+        take.push(item);
+        bytes += item.payload.length;
+      }
       const first = take[0];
       const last = take.at(-1);
       if (first === undefined || last === undefined) return undefined;

@@ -1,0 +1,145 @@
+// Running the edge tiers in policy order and turning an accepted prediction into an answer.
+import type { Tracer } from "@opentelemetry/api";
+import {
+  actionFor,
+  ATTR_ACCEPTED,
+  ATTR_CONFIDENCE,
+  ATTR_LABEL,
+  ATTR_MODEL_VERSION,
+  ATTR_THRESHOLD,
+  ATTR_TIER,
+  confidenceOf,
+  ErrorCode,
+  renderTemplate,
+  toTiergateError,
+  withSpan,
+  type InferResult,
+  type Policy,
+  type Task,
+  type TierAttempt,
+} from "@tiergate/shared";
+import type { EdgeMetrics } from "../metrics/metrics.ts";
+import type { EdgeTierRuntime } from "./policy-state.ts";
+import type { Clock } from "./types.ts";
+
+export type EdgeOutcome = { attempts: TierAttempt[]; accepted: TierAttempt | undefined };
+
+export type RunTiersOptions = {
+  task: Task;
+  taskId: string;
+  tracer: Tracer;
+  metrics: EdgeMetrics;
+  clock: Clock;
+  /** Step timings are appended here ("tier:<name>"). */
+  steps: { step: string; durationMs: number }[];
+};
+
+/** Tries each edge tier until one is confident (and its label is not a reject label). */
+export async function runEdgeTiers(
+  tiers: readonly EdgeTierRuntime[],
+  input: string,
+  options: RunTiersOptions,
+): Promise<EdgeOutcome> {
+  const attempts: TierAttempt[] = [];
+  for (const t of tiers) {
+    const attempt = await withSpan(options.tracer, "tiergate.edge.tier", async (span) => {
+      const started = options.clock.now();
+      const base = {
+        tier: t.tier.name,
+        where: "edge" as const,
+        kind: "model" as const,
+        model: t.model.manifest.preset,
+        modelVersion: t.model.version,
+      };
+      let attempt: TierAttempt;
+      try {
+        const c = await t.batcher.classify(input);
+        const score = confidenceOf(c, t.tier.accept.rule);
+        const accepted =
+          t.threshold !== undefined &&
+          !c.outOfScope &&
+          !options.task.rejectLabels.includes(c.label) &&
+          score >= t.threshold;
+        attempt = {
+          ...base,
+          label: c.label,
+          confidence: score,
+          accepted,
+          durationMs: options.clock.now() - started,
+        };
+        if (t.threshold !== undefined) attempt.threshold = t.threshold;
+        options.metrics.confidence.observe({ task: options.taskId, tier: t.tier.name }, score);
+      } catch (thrown) {
+        // A failing model is one tier fewer, not a failed request: the cascade goes on.
+        const err = toTiergateError(thrown, ErrorCode.INTERNAL);
+        attempt = {
+          ...base,
+          accepted: false,
+          durationMs: options.clock.now() - started,
+          error: { code: err.code, message: err.message },
+        };
+      }
+      options.metrics.tierLatency.observe(
+        { task: options.taskId, tier: t.tier.name },
+        attempt.durationMs / 1000,
+      );
+      span.setAttributes({
+        [ATTR_TIER]: t.tier.name,
+        [ATTR_MODEL_VERSION]: t.model.version,
+        [ATTR_ACCEPTED]: attempt.accepted,
+        ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
+        ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
+        ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
+      });
+      return attempt;
+    });
+    attempts.push(attempt);
+    options.steps.push({ step: `tier:${t.tier.name}`, durationMs: attempt.durationMs });
+    if (attempt.accepted) return { attempts, accepted: attempt };
+  }
+  return { attempts, accepted: undefined };
+}
+
+/** The edge attempt with the highest confidence that produced a label. */
+export function bestAttempt(attempts: readonly TierAttempt[]): TierAttempt | undefined {
+  let best: TierAttempt | undefined;
+  for (const a of attempts) {
+    if (a.label === undefined || a.confidence === undefined) continue;
+    if (best === undefined || a.confidence > (best.confidence ?? -1)) best = a;
+  }
+  return best;
+}
+
+export type AnswerFields = Pick<
+  InferResult,
+  "status" | "label" | "answer" | "confidence" | "servedBy" | "costUsd" | "error"
+>;
+
+/** The label's action from the policy: a template answer, a refusal, or the bare label. */
+export function answerFromAttempt(
+  task: Task,
+  taskId: string,
+  attempt: TierAttempt,
+  policy: Policy,
+): AnswerFields {
+  const label = attempt.label ?? "";
+  const servedBy: AnswerFields["servedBy"] = { tier: attempt.tier, where: "edge", kind: "model" };
+  if (attempt.model !== undefined) servedBy.model = attempt.model;
+  if (attempt.modelVersion !== undefined) servedBy.version = attempt.modelVersion;
+  const costUsd = policy.costs[attempt.tier]?.perRequestUsd ?? 0;
+  const fields: AnswerFields = { status: "answered", label, servedBy, costUsd };
+  if (attempt.confidence !== undefined) fields.confidence = attempt.confidence;
+  const action = actionFor(task, label);
+  if (action?.type === "template") {
+    fields.answer = renderTemplate(action.template, {
+      label,
+      task: taskId,
+      tier: attempt.tier,
+      confidence: attempt.confidence ?? 0,
+    });
+  } else if (action?.type === "refuse") {
+    fields.status = "refused";
+    fields.error = { code: ErrorCode.REFUSED_BY_POLICY, message: action.reason };
+  }
+  return fields;
+}

@@ -1,0 +1,165 @@
+// Prometheus metrics of one agent, in its own registry (tests run several agents in one process).
+// Per tier: served, escalated, degraded, latency, confidence; plus what left the device, by kind.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export const METRIC_PREFIX = "tiergate_edge_";
+/** Seconds; edge answers take microseconds to milliseconds, escalations up to seconds. */
+export const LATENCY_BUCKETS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+export const CONFIDENCE_BUCKETS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 1];
+
+export type Outcome = "served" | "escalated" | "degraded" | "refused" | "deferred";
+export type Egress = "escalation" | "batch";
+
+export type EdgeMetricsOptions = { defaultMetrics?: boolean };
+
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<"task" | "outcome" | "tier">;
+  readonly escalations: Counter<"task" | "result">;
+  readonly degraded: Counter<"task" | "reason">;
+  readonly latency: Histogram<"task" | "tier">;
+  readonly tierLatency: Histogram<"task" | "tier">;
+  readonly confidence: Histogram<"task" | "tier">;
+  readonly cache: Counter<"result">;
+  readonly egressMessages: Counter<"channel">;
+  readonly egressRedactions: Counter<"kind" | "channel">;
+  readonly outboxDepth: Gauge;
+  readonly outboxDelivered: Counter;
+  readonly resultsReceived: Counter;
+  readonly policyReloads: Counter<"result">;
+  readonly rttEstimate: Gauge;
+  readonly natsConnected: Gauge;
+  readonly badRequests: Counter<"code">;
+  /** Plain counters for the heartbeat. */
+  readonly totals: Record<Outcome | "cacheHits" | "badRequests", number> = {
+    served: 0,
+    escalated: 0,
+    degraded: 0,
+    refused: 0,
+    deferred: 0,
+    cacheHits: 0,
+    badRequests: 0,
+  };
+
+  constructor(options: EdgeMetricsOptions = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics === true)
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    this.requests = new Counter({
+      name: `${METRIC_PREFIX}requests_total`,
+      help: "Requests by outcome and the tier that answered (cache, nano, small, cloud tier, none)",
+      labelNames: ["task", "outcome", "tier"],
+      registers,
+    });
+    this.escalations = new Counter({
+      name: `${METRIC_PREFIX}escalations_total`,
+      help: "Escalations to the coordinators by result (answered, or the error code)",
+      labelNames: ["task", "result"],
+      registers,
+    });
+    this.degraded = new Counter({
+      name: `${METRIC_PREFIX}degraded_total`,
+      help: "Answers from the best edge tier because the cloud could not answer in time, by reason",
+      labelNames: ["task", "reason"],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: `${METRIC_PREFIX}request_duration_seconds`,
+      help: "Time from request to answer, by the tier that answered",
+      labelNames: ["task", "tier"],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.tierLatency = new Histogram({
+      name: `${METRIC_PREFIX}tier_duration_seconds`,
+      help: "Time spent in one edge tier (model call through the micro-batcher)",
+      labelNames: ["task", "tier"],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.confidence = new Histogram({
+      name: `${METRIC_PREFIX}tier_confidence`,
+      help: "Confidence score of each edge tier's prediction (the tier's acceptance rule)",
+      labelNames: ["task", "tier"],
+      buckets: CONFIDENCE_BUCKETS,
+      registers,
+    });
+    this.cache = new Counter({
+      name: `${METRIC_PREFIX}cache_total`,
+      help: "Cache lookups",
+      labelNames: ["result"],
+      registers,
+    });
+    this.egressMessages = new Counter({
+      name: `${METRIC_PREFIX}egress_messages_total`,
+      help: "Messages with request content that left the device, by channel",
+      labelNames: ["channel"],
+      registers,
+    });
+    this.egressRedactions = new Counter({
+      name: `${METRIC_PREFIX}egress_redactions_total`,
+      help: "Personal data spans redacted from what left the device, by kind",
+      labelNames: ["kind", "channel"],
+      registers,
+    });
+    this.outboxDepth = new Gauge({
+      name: `${METRIC_PREFIX}outbox_depth`,
+      help: "Requests held in the outbox",
+      registers,
+    });
+    this.outboxDelivered = new Counter({
+      name: `${METRIC_PREFIX}outbox_delivered_total`,
+      help: "Outbox requests delivered to JetStream",
+      registers,
+    });
+    this.resultsReceived = new Counter({
+      name: `${METRIC_PREFIX}results_received_total`,
+      help: "Deferred results received from the cloud",
+      registers,
+    });
+    this.policyReloads = new Counter({
+      name: `${METRIC_PREFIX}policy_reloads_total`,
+      help: "Policy reloads by result (changed, rejected)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.rttEstimate = new Gauge({
+      name: `${METRIC_PREFIX}rtt_estimate_ms`,
+      help: "Escalation round-trip estimate",
+      registers,
+    });
+    this.natsConnected = new Gauge({
+      name: `${METRIC_PREFIX}nats_connected`,
+      help: "1 when connected to NATS",
+      registers,
+    });
+    this.badRequests = new Counter({
+      name: `${METRIC_PREFIX}bad_requests_total`,
+      help: "Requests refused before the cascade, by error code",
+      labelNames: ["code"],
+      registers,
+    });
+  }
+
+  outcome(task: string, outcome: Outcome, tier: string, durationMs: number): void {
+    this.totals[outcome]++;
+    this.requests.inc({ task, outcome, tier });
+    this.latency.observe({ task, tier }, durationMs / 1000);
+  }
+
+  egress(channel: Egress, counts: Readonly<Record<string, number>>): void {
+    this.egressMessages.inc({ channel });
+    for (const [kind, n] of Object.entries(counts))
+      if (n > 0) this.egressRedactions.inc({ kind, channel }, n);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,297 @@
+// The agent's one link to the cloud over NATS: escalation requests (with retries on the same id, so a
+// dying coordinator loses nothing; coordinators deduplicate by id), outbox batches to JetStream with
+// message ids, the device's durable results consumer, and heartbeats. It connects in the background
+// and keeps reconnecting: the agent answers from the edge while the link is down.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, errors as natsErrors } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import {
+  decode,
+  decodeReply,
+  DeviceResultSchema,
+  encode,
+  ErrorCode,
+  EscalationReplySchema,
+  injectTraceContext,
+  TiergateError,
+  toTiergateError,
+  type BatchSubmission,
+  type DeviceResult,
+  type EscalationRequest,
+  type Heartbeat,
+  type InferResult,
+  type Logger,
+  type Subjects,
+} from "@tiergate/shared";
+import type { Escalator } from "../engine/types.ts";
+import type { EdgeMetrics } from "../metrics/metrics.ts";
+import type { RttEstimator } from "../escalation/rtt.ts";
+import { ensureResultsConsumer, ensureStreams } from "./streams.ts";
+
+export const DEADLINE_HEADER = "Tg-Deadline-At";
+export const REQUEST_ID_HEADER = "Tg-Request-Id";
+export const DEVICE_ID_HEADER = "Tg-Device-Id";
+export const DEFAULT_RECONNECT_DELAY_MS = 1_000;
+export const DEFAULT_JS_PUBLISH_TIMEOUT_MS = 5_000;
+/** An escalation attempt gets at least this long, else the rest of the deadline in one go. */
+export const MIN_ESCALATION_ATTEMPT_MS = 200;
+/** Wait before retrying an escalation that found no coordinator. */
+export const NO_RESPONDERS_RETRY_MS = 50;
+/** Largest deferred-result message accepted. */
+export const MAX_RESULT_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+export type LinkState = "connecting" | "connected" | "reconnecting" | "closed";
+
+export type NatsLinkOptions = {
+  connect: () => Promise<NatsConnection>;
+  subjects: Subjects;
+  deviceId: string;
+  logger: Logger;
+  metrics: EdgeMetrics;
+  rtt: RttEstimator;
+  /** Stores a deferred result; a throw makes JetStream redeliver it later. */
+  onResult: (result: DeviceResult) => Promise<void>;
+  /** Called on (re)connect: flush the outbox now. */
+  onConnected?: () => void;
+  reconnectDelayMs?: number;
+  publishTimeoutMs?: number;
+};
+
+export class NatsLink implements Escalator {
+  readonly #o: NatsLinkOptions;
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #state: LinkState = "connecting";
+  #closed = false;
+  #tasks = new Set<Promise<void>>();
+  #stopConsumer: (() => void) | undefined;
+
+  constructor(options: NatsLinkOptions) {
+    this.#o = options;
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  get connected(): boolean {
+    return this.#state === "connected";
+  }
+
+  get rttEstimateMs(): number {
+    return this.#o.rtt.estimateMs;
+  }
+
+  /** Starts connecting in the background; never throws. */
+  start(): void {
+    this.#track(this.#connectLoop());
+  }
+
+  async escalate(request: EscalationRequest, options: { deadlineAt: number }): Promise<InferResult> {
+    const subject = this.#o.subjects.escalate(request.task);
+    const data = encode(request);
+    let lastError: TiergateError = new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "no time left to escalate");
+    for (let attempt = 0; ; attempt++) {
+      const remaining = options.deadlineAt - Date.now();
+      if (remaining <= 0 || this.#closed) return Promise.reject(lastError);
+      const nc = this.#nc;
+      if (nc === undefined || !this.connected)
+        throw new TiergateError(ErrorCode.UNAVAILABLE, "the cloud is unreachable (NATS disconnected)");
+      // The first attempt leaves time for a retry: a coordinator that dies mid-request never answers.
+      const timeout =
+        attempt === 0 && remaining >= 2 * MIN_ESCALATION_ATTEMPT_MS
+          ? Math.floor(remaining / 2)
+          : Math.floor(remaining);
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(injectTraceContext({}))) h.set(k, v);
+      h.set(DEADLINE_HEADER, String(Math.floor(options.deadlineAt)));
+      h.set(REQUEST_ID_HEADER, request.id);
+      h.set(DEVICE_ID_HEADER, request.deviceId);
+      const started = Date.now();
+      try {
+        const msg = await nc.request(subject, data, { timeout: Math.max(1, timeout), headers: h });
+        const reply = decodeReply(EscalationReplySchema, msg.data, (k) => msg.headers?.get(k), {
+          what: "escalation reply",
+        });
+        this.#o.rtt.observe(Date.now() - started);
+        this.#o.metrics.rttEstimate.set(this.#o.rtt.estimateMs);
+        if (reply.id !== request.id)
+          throw new TiergateError(ErrorCode.INTERNAL, `reply for ${reply.id}, expected ${request.id}`);
+        return reply.result;
+      } catch (err) {
+        lastError = this.#requestError(err);
+        if (!lastError.retryable) throw lastError;
+        this.#o.logger.debug("escalation attempt failed; retrying while the deadline allows", {
+          id: request.id,
+          attempt,
+          code: lastError.code,
+        });
+        if (lastError.code === ErrorCode.UNAVAILABLE)
+          await sleep(Math.min(NO_RESPONDERS_RETRY_MS, Math.max(0, options.deadlineAt - Date.now())));
+      }
+    }
+  }
+
+  /** Publishes one outbox batch to JetStream; the batch id is the Nats-Msg-Id (deduplication). */
+  async publishBatch(batch: BatchSubmission): Promise<void> {
+    const js = this.#js;
+    if (js === undefined || !this.connected)
+      throw new TiergateError(ErrorCode.UNAVAILABLE, "NATS is not connected");
+    try {
+      const ack = await js.publish(this.#o.subjects.batch(this.#o.deviceId), encode(batch), {
+        msgID: batch.batchId,
+        timeout: this.#o.publishTimeoutMs ?? DEFAULT_JS_PUBLISH_TIMEOUT_MS,
+      });
+      if (ack.duplicate)
+        this.#o.logger.info("batch was already delivered (deduplicated)", { batchId: batch.batchId });
+    } catch (err) {
+      throw toTiergateError(err, ErrorCode.UNAVAILABLE);
+    }
+  }
+
+  publishHeartbeat(hb: Heartbeat): void {
+    if (this.#nc === undefined || !this.connected) return;
+    try {
+      this.#nc.publish(this.#o.subjects.heartbeat(this.#o.deviceId), encode(hb));
+    } catch (err) {
+      this.#o.logger.debug("heartbeat not sent", { err: String(err) });
+    }
+  }
+
+  /** Stops the results consumer and drains the connection (pending publishes are flushed). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopConsumer?.();
+    const nc = this.#nc;
+    if (nc !== undefined && !nc.isClosed()) {
+      try {
+        await nc.drain();
+      } catch (err) {
+        this.#o.logger.warn("NATS drain failed", { err: String(err) });
+      }
+    }
+    this.#state = "closed";
+    this.#o.metrics.natsConnected.set(0);
+    await Promise.allSettled([...this.#tasks]);
+  }
+
+  #requestError(err: unknown): TiergateError {
+    if (err instanceof TiergateError) return err;
+    if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
+      return new TiergateError(ErrorCode.UNAVAILABLE, "no coordinator is listening", { cause: err });
+    }
+    if (err instanceof natsErrors.NoRespondersError) {
+      return new TiergateError(ErrorCode.UNAVAILABLE, "no coordinator is listening", { cause: err });
+    }
+    if (
+      err instanceof natsErrors.TimeoutError ||
+      (err instanceof Error && err.cause instanceof natsErrors.TimeoutError)
+    ) {
+      return new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "no answer from the cloud in time", {
+        cause: err,
+      });
+    }
+    return toTiergateError(err, ErrorCode.UNAVAILABLE);
+  }
+
+  #track(p: Promise<void>): void {
+    this.#tasks.add(p);
+    void p.finally(() => this.#tasks.delete(p));
+  }
+
+  async #connectLoop(): Promise<void> {
+    while (!this.#closed) {
+      try {
+        const nc = await this.#o.connect();
+        if (this.#closed) {
+          await nc.close();
+          return;
+        }
+        this.#nc = nc;
+        this.#js = jetstream(nc);
+        try {
+          await ensureStreams(await jetstreamManager(nc), this.#o.subjects);
+        } catch (err) {
+          this.#o.logger.error("cannot ensure the JetStream streams; batches wait in the outbox", {
+            err: String(err),
+          });
+        }
+        this.#setConnected(true);
+        this.#track(this.#watchStatus(nc));
+        this.#track(this.#consumeResults(nc));
+        return;
+      } catch (err) {
+        this.#o.logger.warn("cannot connect to NATS yet; answering from the edge meanwhile", {
+          err: String(err),
+        });
+        await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS);
+      }
+    }
+  }
+
+  #setConnected(up: boolean): void {
+    this.#state = up ? "connected" : this.#closed ? "closed" : "reconnecting";
+    this.#o.metrics.natsConnected.set(up ? 1 : 0);
+    if (up) this.#o.onConnected?.();
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") {
+        this.#o.logger.warn("NATS disconnected", { server: s.server });
+        this.#setConnected(false);
+      } else if (s.type === "reconnect") {
+        this.#o.logger.info("NATS reconnected", { server: s.server });
+        this.#setConnected(true);
+      } else if (s.type === "close") {
+        this.#setConnected(false);
+      }
+    }
+  }
+
+  /** Keeps the device's durable results consumer running across errors and reconnects. */
+  async #consumeResults(nc: NatsConnection): Promise<void> {
+    while (!this.#closed && !nc.isClosed()) {
+      try {
+        const jsm = await jetstreamManager(nc);
+        await ensureStreams(jsm, this.#o.subjects);
+        const name = await ensureResultsConsumer(jsm, this.#o.subjects, this.#o.deviceId);
+        const consumer = await jetstream(nc).consumers.get(this.#o.subjects.streams.results.name, name);
+        const messages = await consumer.consume();
+        this.#stopConsumer = () => void messages.close();
+        if (this.#closed) await messages.close();
+        for await (const m of messages) {
+          let result: DeviceResult;
+          try {
+            result = decode(DeviceResultSchema, m.data, {
+              what: "device result",
+              maxBytes: MAX_RESULT_MESSAGE_BYTES,
+            });
+          } catch (err) {
+            this.#o.logger.error("dropping a malformed device result", { err: String(err), seq: m.seq });
+            m.term();
+            continue;
+          }
+          try {
+            await this.#o.onResult(result);
+            this.#o.metrics.resultsReceived.inc();
+            m.ack();
+          } catch (err) {
+            this.#o.logger.error("cannot store a device result; it will be redelivered", {
+              err: String(err),
+            });
+            m.nak(1_000);
+          }
+        }
+      } catch (err) {
+        if (this.#closed) return;
+        this.#o.logger.warn("results consumer stopped; restarting", { err: String(err) });
+      }
+      if (!this.#closed) await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
