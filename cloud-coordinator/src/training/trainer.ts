@@ -7,6 +7,9 @@ import type { ExportWeights } from "./onnx-export.ts";
 import type { Preset } from "./presets.ts";
 import { mulberry32, shuffle } from "./prng.ts";
 
+/** Embedding init range when the preset has a hidden layer. */
+export const HIDDEN_EMBEDDING_INIT = 0.5;
+
 export interface Example {
   text: string;
   label: string;
@@ -51,7 +54,10 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   const inDim = H > 0 ? H : D;
   const rand = mulberry32(seed);
   const E = new Float32Array(R * D);
-  for (let i = 0; i < E.length; i++) E[i] = (rand() * 2 - 1) / D;
+  // Linear models start like fastText (±1/dim, zero output layer); with a hidden layer every layer
+  // starts random, or no gradient reaches the embedding rows.
+  const embInit = H > 0 ? HIDDEN_EMBEDDING_INIT : 1 / D;
+  for (let i = 0; i < E.length; i++) E[i] = (rand() * 2 - 1) * embInit;
   const w1 = H > 0 ? new Float32Array(D * H) : undefined;
   const b1 = H > 0 ? new Float32Array(H) : undefined;
   if (w1) {
@@ -59,6 +65,10 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
     for (let i = 0; i < w1.length; i++) w1[i] = (rand() * 2 - 1) * s;
   }
   const w2 = new Float32Array(inDim * C);
+  if (H > 0) {
+    const s = Math.sqrt(6 / (H + C));
+    for (let i = 0; i < w2.length; i++) w2[i] = (rand() * 2 - 1) * s;
+  }
   const b2 = new Float32Array(C);
 
   const h = new Float64Array(D);

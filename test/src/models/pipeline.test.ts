@@ -1,0 +1,199 @@
+// The model pipeline end to end on a CLINC150 subset (Larson et al. 2019, CC BY 3.0): train through
+// the CLI command, load the real ONNX graph in onnxruntime-node, and every typed error a user meets.
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MicroBatcher, TiergateError, loadModel, thresholdFor } from "@tiergate/shared";
+import type { ModelRuntime } from "@tiergate/shared";
+import { evalCommand } from "../../../cloud-coordinator/src/commands/eval.ts";
+import { trainCommand } from "../../../cloud-coordinator/src/commands/train.ts";
+import type { CliIo } from "../../../cloud-coordinator/src/cli.ts";
+import { makeTempDir } from "../harness/util.ts";
+import type { TempDir } from "../harness/util.ts";
+import { CLINC150_DATA_FILE } from "./ensure-models.ts";
+
+const LABELS = 12;
+type Pair = [string, string];
+
+function io(): CliIo & { out: string; err: string } {
+  const o = { out: "", err: "", env: {}, cwd: process.cwd() } as CliIo & { out: string; err: string };
+  o.stdout = (t) => void (o.out += t);
+  o.stderr = (t) => void (o.err += t);
+  return o;
+}
+
+let tmp: TempDir;
+let train = "";
+let val = "";
+let test = "";
+let modelDir = "";
+
+async function subset(rows: Pair[], oos: Pair[], labels: Set<string>, file: string): Promise<void> {
+  const picked = [...rows.filter(([, l]) => labels.has(l)), ...oos.slice(0, 20)];
+  await writeFile(file, picked.map(([text, label]) => JSON.stringify({ text, label })).join("\n"));
+}
+
+async function trainTo(out: string, seed: number, extra: string[] = []): Promise<number> {
+  const args = ["--data", train, "--val", val, "--test", test, "--preset", "nano", "--out", out, "--seed", String(seed)];
+  return trainCommand.run([...args, ...extra], io());
+}
+
+const sha = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
+
+beforeAll(async () => {
+  tmp = await makeTempDir("tg-models-");
+  const data = JSON.parse(await readFile(CLINC150_DATA_FILE, "utf8")) as Record<string, Pair[]>;
+  const labels = new Set([...new Set((data["train"] ?? []).map(([, l]) => l))].sort().slice(0, LABELS));
+  train = join(tmp.path, "train.jsonl");
+  val = join(tmp.path, "val.jsonl");
+  test = join(tmp.path, "test.jsonl");
+  await subset(data["train"] ?? [], data["oos_train"] ?? [], labels, train);
+  await subset(data["val"] ?? [], data["oos_val"] ?? [], labels, val);
+  await subset(data["test"] ?? [], data["oos_test"] ?? [], labels, test);
+  modelDir = join(tmp.path, "nano");
+  expect(await trainTo(modelDir, 1, ["--quantize"])).toBe(0);
+});
+
+afterAll(async () => {
+  await tmp?.[Symbol.asyncDispose]();
+});
+
+describe("trained model directory", () => {
+  let runtime: ModelRuntime;
+  beforeAll(async () => {
+    runtime = await loadModel(modelDir);
+  });
+  afterAll(async () => {
+    await runtime.close();
+  });
+
+  it("is a real ONNX graph with ids/mask in and probs/logits out", async () => {
+    expect(runtime.session.inputNames).toEqual(["ids", "mask"]);
+    expect(runtime.session.outputNames).toEqual(["probs", "logits"]);
+    const { feeds } = runtime.encode(["book a flight to paris", "hi"]);
+    const out = await runtime.session.run(feeds);
+    expect(out["probs"]?.dims).toEqual([2, LABELS + 1]);
+    const probs = out["probs"]?.data as Float32Array;
+    expect(probs.slice(0, LABELS + 1).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+  });
+
+  it("records labels, calibration and metrics in the manifest", () => {
+    const m = runtime.manifest;
+    expect(m.labels).toHaveLength(LABELS + 1);
+    expect(m.oosLabel).toBe("oos");
+    expect(m.calibration.oosShare).toBe(0.2);
+    expect(m.calibration.table.map((r) => r.precision)).toContain(0.97);
+    expect(m.metrics["test"]?.rows).toBeGreaterThan(300);
+    expect(m.metrics["test"]?.inScopeAccuracy).toBeGreaterThan(0.8);
+    expect(runtime.version).toMatch(/^intent-nano-fp32-[0-9a-f]{12}$/);
+    const t = thresholdFor(m, "max-prob", 0.9);
+    if (t !== undefined) expect(t).toBeGreaterThan(0);
+  });
+
+  it("classifies texts with calibrated confidence and top labels", async () => {
+    const [c] = await runtime.classify(["what's the balance in my checking account"]);
+    expect(c?.top).toHaveLength(3);
+    expect(c?.top[0]?.label).toBe(c?.label);
+    expect(c?.confidence.maxProb).toBe(c?.probability);
+    expect(c?.confidence.margin).toBeGreaterThanOrEqual(0);
+    expect(c?.confidence.entropy).toBeGreaterThanOrEqual(0);
+    expect(c?.confidence.entropy).toBeLessThanOrEqual(1);
+  });
+
+  it("refuses empty text with a typed error", async () => {
+    await expect(runtime.classify(["ok", "  "])).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  it("answers each of many concurrent micro-batched callers as a single classify would", async () => {
+    const batcher = new MicroBatcher(runtime, { maxBatchSize: 64 });
+    const texts = Array.from({ length: 300 }, (_, i) => `please check my account balance number ${i % 17} now`);
+    const batched = await Promise.all(texts.map((t) => batcher.classify(t)));
+    expect(batcher.batches).toBeLessThanOrEqual(Math.ceil(300 / 64) + 1);
+    for (const i of [0, 1, 16, 150, 299]) {
+      const [single] = await runtime.classify([texts[i] ?? ""]);
+      expect(batched[i]?.label).toBe(single?.label);
+      expect(batched[i]?.probability).toBeCloseTo(single?.probability ?? -1, 5);
+    }
+    await expect(batcher.classify("")).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+    await batcher.close();
+  });
+
+  it("writes an int8 variant that agrees with fp32", async () => {
+    const int8 = await loadModel(`${modelDir}-int8`);
+    try {
+      expect(int8.manifest.precision).toBe("int8");
+      expect(int8.manifest.onnx.bytes).toBeLessThan(runtime.manifest.onnx.bytes);
+      const texts = ["transfer money to my savings", "what is my credit score", "tell me a joke"];
+      const [a, b] = [await runtime.classify(texts), await int8.classify(texts)];
+      expect(b.map((c) => c.label)).toEqual(a.map((c) => c.label));
+    } finally {
+      await int8.close();
+    }
+  });
+});
+
+describe("training", () => {
+  it("gives the same model.onnx bytes for the same data and seed, other bytes for another seed", async () => {
+    const again = join(tmp.path, "again");
+    const other = join(tmp.path, "other");
+    expect(await trainTo(again, 1)).toBe(0);
+    expect(await trainTo(other, 2)).toBe(0);
+    expect(await sha(join(again, "model.onnx"))).toBe(await sha(join(modelDir, "model.onnx")));
+    expect(await sha(join(other, "model.onnx"))).not.toBe(await sha(join(modelDir, "model.onnx")));
+  });
+
+  it("reports a malformed data line with its line number and writes nothing", async () => {
+    const bad = join(tmp.path, "bad.jsonl");
+    await writeFile(bad, '{"text":"a","label":"x"}\n{"text":"b","label":"y"}\n{"text": "c", label: y}\n');
+    const cli = io();
+    const code = await trainCommand.run(["--data", bad, "--preset", "nano", "--out", join(tmp.path, "bad")], cli);
+    expect(code).toBe(1);
+    expect(cli.err).toContain("VALIDATION_FAILED");
+    expect(cli.err).toContain("bad.jsonl:3:");
+  });
+
+  it("prints --help and refuses bad options", async () => {
+    const cli = io();
+    expect(await trainCommand.run(["--help"], cli)).toBe(0);
+    expect(cli.out).toContain("--preset");
+    expect(await evalCommand.run(["--help"], cli)).toBe(0);
+    expect(cli.out).toContain("--plot");
+    expect(await trainCommand.run(["--data", train, "--preset", "huge", "--out", "x"], io())).toBe(2);
+  });
+});
+
+describe("loading and eval errors", () => {
+  it("refuses a tampered model.onnx (MODEL_INTEGRITY) and a missing one (MODEL_NOT_FOUND)", async () => {
+    const copy = join(tmp.path, "tampered");
+    await mkdir(copy);
+    await copyFile(join(modelDir, "manifest.json"), join(copy, "manifest.json"));
+    const bytes = await readFile(join(modelDir, "model.onnx"));
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    await writeFile(join(copy, "model.onnx"), bytes);
+    const err = await loadModel(copy).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TiergateError);
+    expect((err as TiergateError).code).toBe("MODEL_INTEGRITY");
+    await rm(join(copy, "model.onnx"));
+    await expect(loadModel(copy)).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
+    await expect(loadModel(join(tmp.path, "no-such-model"))).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
+  });
+
+  it("evaluates, writing a JSON report and an SVG plot, and refuses unknown labels", async () => {
+    const cli = io();
+    const report = join(tmp.path, "report.json");
+    const plot = join(tmp.path, "plot.svg");
+    expect(await evalCommand.run(["--model", modelDir, "--data", test, "--report", report, "--plot", plot], cli)).toBe(0);
+    expect(cli.out).toContain("in-scope accuracy");
+    expect(cli.out).toContain("most frequent confusions");
+    const json = JSON.parse(await readFile(report, "utf8")) as { metrics: { rows: number } };
+    expect(json.metrics.rows).toBeGreaterThan(300);
+    expect(await readFile(plot, "utf8")).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+    const unknown = join(tmp.path, "unknown.jsonl");
+    await writeFile(unknown, '{"text":"hello there","label":"no_such_intent"}\n');
+    const bad = io();
+    expect(await evalCommand.run(["--model", modelDir, "--data", unknown], bad)).toBe(1);
+    expect(bad.err).toContain("VALIDATION_FAILED");
+    expect(bad.err).toContain("no_such_intent");
+  });
+});
