@@ -63,7 +63,7 @@ describe("startProcess", () => {
       command: NODE,
       args: ["-e", "console.log('still booting'); setInterval(() => {}, 1000)"],
       readiness: () => false,
-      readyTimeoutMs: 300,
+      readyTimeoutMs: 5_000, // long enough for a loaded CI machine to start node and print
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HarnessError);
     expect((err as HarnessError).code).toBe(HarnessErrorCode.ReadyTimeout);
