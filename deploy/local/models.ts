@@ -1,14 +1,22 @@
-// Makes sure the models a policy names exist before the stack starts: present ones are reused,
-// missing ones are trained (CLINC150) with progress on stderr.
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+// Makes sure the models a policy names exist before the stack starts: fresh ones are reused, missing
+// or stale ones are trained on CLINC150 with progress on stderr (test/src/models' ensureModels).
+// Several processes (parallel test files, a demo) may ask at once: a lock dir makes them take turns.
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parsePolicy } from "@tiergate/shared";
+import { ensureModels, PRESET_NAMES, type PresetName } from "../../test/src/models/ensure-models.ts";
+
+export const LOCK_NAME = ".ensure-models.lock";
+export const LOCK_POLL_MS = 500;
+/** A lock older than this is left over from a killed process (training all presets takes minutes). */
+export const LOCK_STALE_MS = 15 * 60_000;
 
 export type EnsureStackModelsOptions = {
   policyFile: string;
   /** Overrides the folder of the policy's model paths. */
   modelsDir?: string;
+  log?: (line: string) => void;
 };
 
 /** The model directories a policy's tiers name, after `modelsDir` is applied. */
@@ -24,12 +32,45 @@ export async function policyModelDirs(options: EnsureStackModelsOptions): Promis
   return [...dirs];
 }
 
+async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  const lock = join(dir, LOCK_NAME);
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
+      else await sleep(LOCK_POLL_MS);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Trains the policy's models that are missing or stale, grouped by folder; returns their dirs.
+ * Model dirs must be named after a preset (nano, small, medium), optionally with `-int8`.
+ */
 export async function ensureStackModels(options: EnsureStackModelsOptions): Promise<string[]> {
   const dirs = await policyModelDirs(options);
-  const missing = dirs.filter((dir) => !existsSync(join(dir, "manifest.json")));
-  if (missing.length === 0) return dirs;
-  const folders = [...new Set(missing.map((dir) => dirname(dir)))];
-  throw new Error(
-    `models missing: ${missing.join(", ")}; train them first (presets ${missing.map((d) => basename(d)).join(", ")} into ${folders.join(", ")})`,
-  );
+  const byFolder = new Map<string, Set<PresetName>>();
+  for (const dir of dirs) {
+    const preset = basename(dir).replace(/-int8$/, "");
+    if (!(PRESET_NAMES as readonly string[]).includes(preset)) {
+      throw new Error(`cannot train ${dir}: its name is not a preset (${PRESET_NAMES.join(", ")})`);
+    }
+    const folder = dirname(dir);
+    byFolder.set(folder, (byFolder.get(folder) ?? new Set()).add(preset as PresetName));
+  }
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  for (const [folder, presets] of byFolder) {
+    await withLock(folder, async () => await ensureModels({ presets: [...presets], dir: folder, log }));
+  }
+  return dirs;
 }
