@@ -5,6 +5,8 @@ import { trainCommand } from "./commands/train.ts";
 import { evalCommand } from "./commands/eval.ts";
 // ── LLM stand-in ──
 import { standinCommand } from "./commands/standin.ts";
+// ── coordinator service ──
+import { startCommand } from "./commands/start.ts";
 
 export const PROGRAM = "tiergate-coordinator";
 
@@ -26,7 +28,13 @@ export type Command = {
 };
 
 // ── commands ──
-export const COMMANDS: readonly Command[] = [policyCheckCommand, standinCommand, trainCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [
+  startCommand,
+  policyCheckCommand,
+  standinCommand,
+  trainCommand,
+  evalCommand,
+];
 
 export const EXIT_USAGE = 2;
 

@@ -69,3 +69,28 @@ export { GoldTeacher, ModelTeacher, loadClincGold, DEFAULT_CLINC150_PATH } from 
 export type { Teacher, ClassifierRuntime, GoldTeacherOptions } from "./standin/teacher.ts";
 export { FaultConfigSchema } from "./standin/faults.ts";
 export type { FaultConfig, FaultConfigInput } from "./standin/faults.ts";
+
+// ── coordinator service: cascade, escalations, batches, HTTP API, metrics ──
+export { Coordinator, TRACER_NAME } from "./service/coordinator.ts";
+export type { CoordinatorResources, CoordinatorSettings } from "./service/coordinator.ts";
+export { Cascade } from "./escalation/cascade.ts";
+export type { CascadeOptions, CascadeRequest } from "./escalation/cascade.ts";
+export { EscalationService, DEFAULT_MAX_ESCALATION_BYTES } from "./escalation/service.ts";
+export type { EscalationServiceOptions } from "./escalation/service.ts";
+export { ModelRegistry } from "./escalation/models.ts";
+export type { LoadedRuntime, ModelRegistryOptions } from "./escalation/models.ts";
+export type { CloudModel, ModelSource, LlmClassifier } from "./escalation/types.ts";
+export { BatchScheduler, BatchJobDataSchema, DEFAULT_BATCH_QUEUE } from "./batch/scheduler.ts";
+export type { BatchSchedulerOptions, SubmitOutcome, BatchJobData } from "./batch/scheduler.ts";
+export { BatchWorker, limiterFor } from "./batch/worker.ts";
+export type { BatchWorkerOptions } from "./batch/worker.ts";
+export { BatchStore } from "./batch/store.ts";
+export type { BatchMeta } from "./batch/store.ts";
+export { EdgeBatchIntake, ensureStream } from "./batch/edge-intake.ts";
+export { buildApiServer, ApiBatchRequestSchema, DEFAULT_BODY_LIMIT_BYTES } from "./api/server.ts";
+export type { ApiServerOptions } from "./api/server.ts";
+export { ChatForwarder } from "./api/chat.ts";
+export type { ChatLlm } from "./api/chat.ts";
+export { CoordinatorMetrics } from "./metrics/metrics.ts";
+export { StartSettingsSchema } from "./config/settings.ts";
+export type { StartSettings } from "./config/settings.ts";

@@ -1,0 +1,124 @@
+// Batch status and results in Redis, read by GET /v1/batches/:id and written by the scheduler and
+// the worker. Per-item results are kept as they finish, so a retried or recovered (stalled) job skips
+// the items already answered.
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import {
+  BatchSourceSchema,
+  BatchStatusSchema,
+  EpochMsSchema,
+  ErrorInfoSchema,
+  IdSchema,
+  InferResultSchema,
+  type BatchResult,
+  type BatchStatus,
+  type ErrorInfo,
+  type InferResult,
+} from "@tiergate/shared";
+
+export const BATCH_KEY_PREFIX = "tg:batch:";
+/** How long a batch's status and results stay readable. */
+export const DEFAULT_BATCH_RETENTION_MS = 7 * 24 * 3_600_000;
+
+export const BatchMetaSchema = z.strictObject({
+  batchId: IdSchema,
+  source: BatchSourceSchema,
+  deviceId: IdSchema.optional(),
+  status: BatchStatusSchema,
+  itemIds: z.array(IdSchema),
+  submittedAt: EpochMsSchema,
+  scheduledFor: EpochMsSchema.optional(),
+  startedAt: EpochMsSchema.optional(),
+  completedAt: EpochMsSchema.optional(),
+  error: ErrorInfoSchema.optional(),
+});
+export type BatchMeta = z.infer<typeof BatchMetaSchema>;
+
+export type BatchStoreOptions = { redis: Redis; keyPrefix?: string; retentionMs?: number };
+
+export class BatchStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #retentionMs: number;
+
+  constructor(options: BatchStoreOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.keyPrefix ?? BATCH_KEY_PREFIX;
+    this.#retentionMs = options.retentionMs ?? DEFAULT_BATCH_RETENTION_MS;
+  }
+
+  #meta(id: string): string {
+    return `${this.#prefix}${id}:meta`;
+  }
+  #results(id: string): string {
+    return `${this.#prefix}${id}:results`;
+  }
+
+  /** Stores `meta` unless the batch exists; true when it was created. */
+  async create(meta: BatchMeta): Promise<boolean> {
+    const ok = await this.#redis.set(
+      this.#meta(meta.batchId),
+      JSON.stringify(meta),
+      "PX",
+      this.#retentionMs,
+      "NX",
+    );
+    return ok === "OK";
+  }
+
+  async meta(id: string): Promise<BatchMeta | undefined> {
+    const raw = await this.#redis.get(this.#meta(id));
+    if (raw === null) return undefined;
+    const parsed = BatchMetaSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  async update(
+    id: string,
+    change: { status: BatchStatus; startedAt?: number; completedAt?: number; error?: ErrorInfo },
+  ): Promise<void> {
+    const meta = await this.meta(id);
+    if (meta === undefined) return;
+    await this.#redis.set(this.#meta(id), JSON.stringify({ ...meta, ...change }), "PX", this.#retentionMs);
+  }
+
+  async putResult(id: string, result: InferResult): Promise<void> {
+    await this.#redis
+      .multi()
+      .hset(this.#results(id), result.id, JSON.stringify(result))
+      .pexpire(this.#results(id), this.#retentionMs)
+      .exec();
+  }
+
+  /** Results stored so far, by item id. */
+  async results(id: string): Promise<Map<string, InferResult>> {
+    const raw = await this.#redis.hgetall(this.#results(id));
+    const out = new Map<string, InferResult>();
+    for (const [itemId, json] of Object.entries(raw)) {
+      const parsed = InferResultSchema.safeParse(JSON.parse(json));
+      if (parsed.success) out.set(itemId, parsed.data);
+    }
+    return out;
+  }
+
+  /** The API view: status plus results in submission order. */
+  async view(id: string): Promise<BatchResult | undefined> {
+    const meta = await this.meta(id);
+    if (meta === undefined) return undefined;
+    const results = await this.results(id);
+    const view: BatchResult = {
+      batchId: meta.batchId,
+      status: meta.status,
+      itemCount: meta.itemIds.length,
+      results: meta.itemIds.flatMap((itemId) => {
+        const r = results.get(itemId);
+        return r === undefined ? [] : [r];
+      }),
+    };
+    if (meta.scheduledFor !== undefined) view.scheduledFor = meta.scheduledFor;
+    if (meta.startedAt !== undefined) view.startedAt = meta.startedAt;
+    if (meta.completedAt !== undefined) view.completedAt = meta.completedAt;
+    if (meta.error !== undefined) view.error = meta.error;
+    return view;
+  }
+}

@@ -1,0 +1,172 @@
+// The escalation service: answers `tg.v1.escalate.<task>` requests in the coordinators' queue group,
+// so every coordinator started takes a share. Each request is parsed once (bad → typed error headers),
+// deduplicated by request id (an edge retry after a coordinator died is answered once), run through
+// the cloud cascade within its deadline, and answered with the shared EscalationReply contract.
+import type { Tracer } from "@opentelemetry/api";
+import {
+  headers as natsHeaders,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/transport-node";
+import {
+  ATTR_DEVICE_ID,
+  ATTR_REQUEST_ID,
+  ATTR_TASK,
+  ErrorCode,
+  EscalationReplySchema,
+  EscalationRequestSchema,
+  TiergateError,
+  decode,
+  encodeErrorReply,
+  extractTraceContext,
+  toTiergateError,
+  traceIdOf,
+  withSpan,
+  type EscalationReply,
+  type EscalationRequest,
+  type Logger,
+  type Subjects,
+} from "@tiergate/shared";
+import type { RequestDedup } from "../cache/request-dedup.ts";
+import type { CoordinatorMetrics } from "../metrics/metrics.ts";
+import type { Cascade } from "./cascade.ts";
+import { systemClock, type Clock } from "./types.ts";
+
+/** Largest escalation request accepted (the task's maxInputBytes is checked too). */
+export const DEFAULT_MAX_ESCALATION_BYTES = 1_048_576;
+
+export type EscalationServiceOptions = {
+  nc: NatsConnection;
+  subjects: Subjects;
+  cascade: Cascade;
+  dedup?: RequestDedup | undefined;
+  logger: Logger;
+  tracer: Tracer;
+  metrics?: CoordinatorMetrics | undefined;
+  clock?: Clock;
+  maxBytes?: number;
+};
+
+export class EscalationService {
+  readonly #o: EscalationServiceOptions;
+  readonly #clock: Clock;
+  readonly #inFlight = new Set<Promise<void>>();
+  #sub: Subscription | undefined;
+  #closing = false;
+
+  constructor(options: EscalationServiceOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Subscribes; from now on this coordinator takes a share of the escalations. */
+  start(): void {
+    const { nc, subjects } = this.#o;
+    this.#sub = nc.subscribe(subjects.all.escalate, {
+      queue: subjects.escalationQueueGroup,
+      callback: (err, msg) => {
+        if (err !== null) {
+          this.#o.logger.error("escalation subscription failed", { err });
+          return;
+        }
+        const p = this.#handle(msg).finally(() => this.#inFlight.delete(p));
+        this.#inFlight.add(p);
+      },
+    });
+  }
+
+  /** Escalations this instance answered (with a result or a typed error). */
+  handled = 0;
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Stops taking requests (drain) and waits for the ones in flight to be answered. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#sub?.drain();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #handle(msg: Msg): Promise<void> {
+    this.handled += 1;
+    let req: EscalationRequest | undefined;
+    try {
+      req = decode(EscalationRequestSchema, msg.data, {
+        maxBytes: this.#o.maxBytes ?? DEFAULT_MAX_ESCALATION_BYTES,
+        what: "escalation request",
+      });
+      const onSubject = this.#o.subjects.parse(msg.subject);
+      if (onSubject?.kind !== "escalate" || onSubject.id !== req.task)
+        throw new TiergateError(ErrorCode.BAD_REQUEST, `task "${req.task}" sent on subject ${msg.subject}`);
+      const parent = extractTraceContext((k) => msg.headers?.get(k));
+      const request = req;
+      const traceId = traceIdOf(parent);
+      const reply = await withSpan(
+        this.#o.tracer,
+        "tiergate.cloud.escalate",
+        async () => await this.#answer(request, traceId),
+        {
+          parent,
+          attributes: { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: req.id, [ATTR_DEVICE_ID]: req.deviceId },
+        },
+      );
+      msg.respond(reply);
+    } catch (err) {
+      const e = toTiergateError(err);
+      this.#o.metrics?.escalation(req?.task ?? "unknown", e.code);
+      if (e.code === ErrorCode.INTERNAL)
+        this.#o.logger.error("escalation failed", { err, requestId: req?.id });
+      else
+        this.#o.logger.debug("escalation refused", { code: e.code, message: e.message, requestId: req?.id });
+      const { headers, data } = encodeErrorReply(e);
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(headers)) h.set(k, v);
+      msg.respond(data, { headers: h });
+    }
+  }
+
+  /** The encoded EscalationReply for `req`, from the dedup store or the cascade. */
+  async #answer(req: EscalationRequest, traceId: string | undefined): Promise<Uint8Array> {
+    if (this.#closing) throw new TiergateError(ErrorCode.SHUTTING_DOWN, "coordinator is shutting down");
+    if (this.#clock.now() >= req.deadlineAt)
+      throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "the request's deadline passed before it arrived");
+    const dedup = this.#o.dedup;
+    if (dedup !== undefined) {
+      const begun = await dedup.begin(req.id, req.deadlineAt);
+      if (begun.type === "answered") {
+        this.#o.metrics?.escalation(req.task, "deduplicated");
+        return Buffer.from(begun.reply, "utf8");
+      }
+      if (begun.type === "timeout")
+        throw new TiergateError(
+          ErrorCode.DEADLINE_EXCEEDED,
+          `deadline passed while coordinator ${begun.owner} ran the request`,
+        );
+    }
+    try {
+      const result = await this.#o.cascade.run({
+        id: req.id,
+        task: req.task,
+        input: req.input,
+        deadlineAt: req.deadlineAt,
+        edgeAttempts: req.edgeAttempts,
+        traceId,
+      });
+      const checked = EscalationReplySchema.safeParse({ id: req.id, result } satisfies EscalationReply);
+      if (!checked.success)
+        throw new TiergateError(ErrorCode.INTERNAL, "the cascade built a reply outside the contract", {
+          cause: checked.error,
+        });
+      const json = JSON.stringify(checked.data);
+      await dedup?.complete(req.id, json);
+      this.#o.metrics?.escalation(req.task, result.status);
+      return Buffer.from(json, "utf8");
+    } catch (err) {
+      await dedup?.release(req.id).catch(() => undefined);
+      throw err;
+    }
+  }
+}

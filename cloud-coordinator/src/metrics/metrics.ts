@@ -1,0 +1,195 @@
+// Prometheus metrics of the coordinator, on one registry that `/metrics` serves: per tier (calls,
+// outcomes, latency, cost), per LLM endpoint (attempts, errors, latency, tokens, cost, breaker state),
+// escalations, batches and HTTP requests. Recording never throws into business code.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export const METRIC_PREFIX = "tiergate_coordinator_";
+const LATENCY_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+const BREAKER_VALUE = { closed: 0, "half-open": 1, open: 2 } as const;
+
+export type TierObservation = {
+  task: string;
+  tier: string;
+  kind: "cache" | "model" | "llm";
+  outcome: string;
+  seconds: number;
+  costUsd?: number;
+};
+
+/** What the cascade records. */
+export interface CascadeMetrics {
+  tier(o: TierObservation): void;
+}
+
+type LlmUsage = { promptTokens: number; completionTokens: number };
+
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // metrics never throw into business code
+  }
+}
+
+export type CoordinatorMetricsOptions = { defaultMetrics?: boolean };
+
+export class CoordinatorMetrics implements CascadeMetrics {
+  readonly registry = new Registry();
+  readonly #tierCalls: Counter<"task" | "tier" | "kind" | "outcome">;
+  readonly #tierLatency: Histogram<"tier" | "kind">;
+  readonly #tierCost: Counter<"tier">;
+  readonly #llmAttempts: Counter<"endpoint" | "outcome">;
+  readonly #llmLatency: Histogram<"endpoint">;
+  readonly #llmTokens: Counter<"endpoint" | "type">;
+  readonly #llmCost: Counter<"endpoint" | "kind">;
+  readonly #llmSkipped: Counter<"endpoint" | "reason">;
+  readonly #llmBreaker: Gauge<"endpoint">;
+  readonly #escalations: Counter<"task" | "outcome">;
+  readonly #batches: Counter<"source" | "event">;
+  readonly #http: Counter<"route" | "status">;
+  readonly #httpLatency: Histogram<"route">;
+
+  constructor(options: CoordinatorMetricsOptions = {}) {
+    const registers = [this.registry];
+    const p = METRIC_PREFIX;
+    if (options.defaultMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: p });
+    this.#tierCalls = new Counter({
+      name: `${p}tier_calls_total`,
+      help: "Cloud tier calls by outcome (accepted, rejected, error, hit, miss)",
+      labelNames: ["task", "tier", "kind", "outcome"],
+      registers,
+    });
+    this.#tierLatency = new Histogram({
+      name: `${p}tier_latency_seconds`,
+      help: "Cloud tier latency",
+      labelNames: ["tier", "kind"],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.#tierCost = new Counter({
+      name: `${p}tier_cost_usd_total`,
+      help: "Cost of cloud tier calls in USD",
+      labelNames: ["tier"],
+      registers,
+    });
+    this.#llmAttempts = new Counter({
+      name: `${p}llm_attempts_total`,
+      help: "Requests sent to each LLM endpoint by outcome",
+      labelNames: ["endpoint", "outcome"],
+      registers,
+    });
+    this.#llmLatency = new Histogram({
+      name: `${p}llm_latency_seconds`,
+      help: "LLM endpoint request latency",
+      labelNames: ["endpoint"],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.#llmTokens = new Counter({
+      name: `${p}llm_tokens_total`,
+      help: "LLM tokens by endpoint and type (prompt, completion)",
+      labelNames: ["endpoint", "type"],
+      registers,
+    });
+    this.#llmCost = new Counter({
+      name: `${p}llm_cost_usd_total`,
+      help: "LLM spend in USD by endpoint",
+      labelNames: ["endpoint", "kind"],
+      registers,
+    });
+    this.#llmSkipped = new Counter({
+      name: `${p}llm_skipped_total`,
+      help: "LLM endpoints skipped (circuit open, queue full)",
+      labelNames: ["endpoint", "reason"],
+      registers,
+    });
+    this.#llmBreaker = new Gauge({
+      name: `${p}llm_breaker_state`,
+      help: "Circuit breaker state per endpoint (0 closed, 1 half-open, 2 open)",
+      labelNames: ["endpoint"],
+      registers,
+    });
+    this.#escalations = new Counter({
+      name: `${p}escalations_total`,
+      help: "Escalations handled, by outcome (answered, refused, deduplicated, error code)",
+      labelNames: ["task", "outcome"],
+      registers,
+    });
+    this.#batches = new Counter({
+      name: `${p}batch_events_total`,
+      help: "Batch events (submitted, duplicate, delayed, completed, failed, item)",
+      labelNames: ["source", "event"],
+      registers,
+    });
+    this.#http = new Counter({
+      name: `${p}http_requests_total`,
+      help: "HTTP API requests by route and status",
+      labelNames: ["route", "status"],
+      registers,
+    });
+    this.#httpLatency = new Histogram({
+      name: `${p}http_latency_seconds`,
+      help: "HTTP API latency",
+      labelNames: ["route"],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+  }
+
+  tier(o: TierObservation): void {
+    safe(() => {
+      this.#tierCalls.inc({ task: o.task, tier: o.tier, kind: o.kind, outcome: o.outcome });
+      this.#tierLatency.observe({ tier: o.tier, kind: o.kind }, o.seconds);
+      if (o.costUsd !== undefined && o.costUsd > 0) this.#tierCost.inc({ tier: o.tier }, o.costUsd);
+    });
+  }
+
+  escalation(task: string, outcome: string): void {
+    safe(() => this.#escalations.inc({ task, outcome }));
+  }
+
+  batch(source: string, event: string, n = 1): void {
+    safe(() => this.#batches.inc({ source, event }, n));
+  }
+
+  http(route: string, status: number, seconds: number): void {
+    safe(() => {
+      this.#http.inc({ route, status: String(status) });
+      this.#httpLatency.observe({ route }, seconds);
+    });
+  }
+
+  /** Hooks in the shape of the LLM tier's `LlmMetricsHooks`. */
+  llmHooks(): {
+    attempt(e: { endpoint: string; outcome: string; latencyMs: number }): void;
+    result(e: { endpoint: string; kind: string; usage: LlmUsage; costUsd: number; latencyMs: number }): void;
+    skipped(e: { endpoint: string; reason: string }): void;
+    breaker(e: { endpoint: string; state: keyof typeof BREAKER_VALUE }): void;
+  } {
+    return {
+      attempt: (e) =>
+        safe(() => {
+          this.#llmAttempts.inc({ endpoint: e.endpoint, outcome: e.outcome });
+          this.#llmLatency.observe({ endpoint: e.endpoint }, e.latencyMs / 1000);
+        }),
+      result: (e) =>
+        safe(() => {
+          this.#llmTokens.inc({ endpoint: e.endpoint, type: "prompt" }, e.usage.promptTokens);
+          this.#llmTokens.inc({ endpoint: e.endpoint, type: "completion" }, e.usage.completionTokens);
+          this.#llmCost.inc({ endpoint: e.endpoint, kind: e.kind }, e.costUsd);
+        }),
+      skipped: (e) => safe(() => this.#llmSkipped.inc({ endpoint: e.endpoint, reason: e.reason })),
+      breaker: (e) => safe(() => this.#llmBreaker.set({ endpoint: e.endpoint }, BREAKER_VALUE[e.state])),
+    };
+  }
+
+  async text(): Promise<string> {
+    return await this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
