@@ -58,7 +58,6 @@ export async function runDaemon(
         connect({
           servers: config.natsUrl.split(",").map((s) => s.trim()),
           name: `tiergate-edge-${config.deviceId}`,
-          waitOnFirstConnect: true,
           maxReconnectAttempts: -1,
           reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
         }),

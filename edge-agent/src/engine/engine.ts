@@ -3,7 +3,7 @@
 // answer / refusal as the task's policy says. Every step's time and every tier's confidence is
 // recorded in the result. Nothing leaves the device unredacted, and neverEscalate labels never leave.
 import { randomUUID } from "node:crypto";
-import type { Tracer } from "@opentelemetry/api";
+import { context as otelContext, trace, type Context, type Tracer } from "@opentelemetry/api";
 import {
   ATTR_CACHED,
   ATTR_DEGRADED,
@@ -61,6 +61,8 @@ type Ctx = {
   startedAt: number;
   deadlineAt: number;
   steps: { step: string; durationMs: number }[];
+  /** The request span's context: passed explicitly, since no context manager may be registered. */
+  trace: Context;
 };
 
 export class EdgeEngine {
@@ -96,7 +98,8 @@ export class EdgeEngine {
     return { req, task, state };
   }
 
-  async infer(body: unknown): Promise<InferResult> {
+  /** Runs one request; `parent` is the caller's trace context (from its `traceparent` header). */
+  async infer(body: unknown, parent?: Context): Promise<InferResult> {
     const startedAt = this.#clock.now();
     const { req, task, state } = this.parse(body);
     const ctx: Ctx = {
@@ -107,11 +110,13 @@ export class EdgeEngine {
       startedAt,
       deadlineAt: startedAt + (req.deadlineMs ?? task.defaultDeadlineMs),
       steps: [{ step: "parse", durationMs: this.#clock.now() - startedAt }],
+      trace: parent ?? otelContext.active(),
     };
     return withSpan(
       this.#o.tracer,
       "tiergate.edge.infer",
       async (span) => {
+        ctx.trace = trace.setSpan(parent ?? otelContext.active(), span);
         const result = req.mode === "batch" ? await this.#defer(ctx) : await this.#realtime(ctx);
         span.setAttributes({
           [ATTR_STATUS]: result.status,
@@ -120,7 +125,10 @@ export class EdgeEngine {
         });
         return result;
       },
-      { attributes: { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: ctx.id, [ATTR_MODE]: req.mode } },
+      {
+        attributes: { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: ctx.id, [ATTR_MODE]: req.mode },
+        ...(parent === undefined ? {} : { parent }),
+      },
     );
   }
 
@@ -161,6 +169,7 @@ export class EdgeEngine {
       metrics: this.#o.metrics,
       clock: this.#clock,
       steps: ctx.steps,
+      parent: ctx.trace,
     });
 
     if (edge.accepted !== undefined) {
@@ -231,7 +240,7 @@ export class EdgeEngine {
           policyVersion: ctx.state.policyVersion,
           ...(redacted.total > 0 ? { redactions: redacted.counts } : {}),
         },
-        { deadlineAt: ctx.deadlineAt },
+        { deadlineAt: ctx.deadlineAt, trace: ctx.trace },
       );
       this.#o.metrics.egress("escalation", redacted.counts);
     } catch (thrown) {
@@ -333,7 +342,7 @@ export class EdgeEngine {
       timings: { totalMs, steps: ctx.steps },
       policyVersion: ctx.state.policyVersion,
     };
-    const traceId = traceIdOf();
+    const traceId = traceIdOf(ctx.trace);
     if (traceId !== undefined) result.traceId = traceId;
     const kind =
       outcome ??

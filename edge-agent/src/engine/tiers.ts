@@ -1,5 +1,5 @@
 // Running the edge tiers in policy order and turning an accepted prediction into an answer.
-import type { Tracer } from "@opentelemetry/api";
+import type { Context, Tracer } from "@opentelemetry/api";
 import {
   actionFor,
   ATTR_ACCEPTED,
@@ -30,6 +30,8 @@ export type RunTiersOptions = {
   tracer: Tracer;
   metrics: EdgeMetrics;
   clock: Clock;
+  /** The request span's context (tier spans are its children). */
+  parent: Context;
   /** Step timings are appended here ("tier:<name>"). */
   steps: { step: string; durationMs: number }[];
 };
@@ -42,57 +44,62 @@ export async function runEdgeTiers(
 ): Promise<EdgeOutcome> {
   const attempts: TierAttempt[] = [];
   for (const t of tiers) {
-    const attempt = await withSpan(options.tracer, "tiergate.edge.tier", async (span) => {
-      const started = options.clock.now();
-      const base = {
-        tier: t.tier.name,
-        where: "edge" as const,
-        kind: "model" as const,
-        model: t.model.manifest.preset,
-        modelVersion: t.model.version,
-      };
-      let attempt: TierAttempt;
-      try {
-        const c = await t.batcher.classify(input);
-        const score = confidenceOf(c, t.tier.accept.rule);
-        const accepted =
-          t.threshold !== undefined &&
-          !c.outOfScope &&
-          !options.task.rejectLabels.includes(c.label) &&
-          score >= t.threshold;
-        attempt = {
-          ...base,
-          label: c.label,
-          confidence: score,
-          accepted,
-          durationMs: options.clock.now() - started,
+    const attempt = await withSpan(
+      options.tracer,
+      "tiergate.edge.tier",
+      async (span) => {
+        const started = options.clock.now();
+        const base = {
+          tier: t.tier.name,
+          where: "edge" as const,
+          kind: "model" as const,
+          model: t.model.manifest.preset,
+          modelVersion: t.model.version,
         };
-        if (t.threshold !== undefined) attempt.threshold = t.threshold;
-        options.metrics.confidence.observe({ task: options.taskId, tier: t.tier.name }, score);
-      } catch (thrown) {
-        // A failing model is one tier fewer, not a failed request: the cascade goes on.
-        const err = toTiergateError(thrown, ErrorCode.INTERNAL);
-        attempt = {
-          ...base,
-          accepted: false,
-          durationMs: options.clock.now() - started,
-          error: { code: err.code, message: err.message },
-        };
-      }
-      options.metrics.tierLatency.observe(
-        { task: options.taskId, tier: t.tier.name },
-        attempt.durationMs / 1000,
-      );
-      span.setAttributes({
-        [ATTR_TIER]: t.tier.name,
-        [ATTR_MODEL_VERSION]: t.model.version,
-        [ATTR_ACCEPTED]: attempt.accepted,
-        ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
-        ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
-        ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
-      });
-      return attempt;
-    });
+        let attempt: TierAttempt;
+        try {
+          const c = await t.batcher.classify(input);
+          const score = confidenceOf(c, t.tier.accept.rule);
+          const accepted =
+            t.threshold !== undefined &&
+            !c.outOfScope &&
+            !options.task.rejectLabels.includes(c.label) &&
+            score >= t.threshold;
+          attempt = {
+            ...base,
+            label: c.label,
+            confidence: score,
+            accepted,
+            durationMs: options.clock.now() - started,
+          };
+          if (t.threshold !== undefined) attempt.threshold = t.threshold;
+          options.metrics.confidence.observe({ task: options.taskId, tier: t.tier.name }, score);
+        } catch (thrown) {
+          // A failing model is one tier fewer, not a failed request: the cascade goes on.
+          const err = toTiergateError(thrown, ErrorCode.INTERNAL);
+          attempt = {
+            ...base,
+            accepted: false,
+            durationMs: options.clock.now() - started,
+            error: { code: err.code, message: err.message },
+          };
+        }
+        options.metrics.tierLatency.observe(
+          { task: options.taskId, tier: t.tier.name },
+          attempt.durationMs / 1000,
+        );
+        span.setAttributes({
+          [ATTR_TIER]: t.tier.name,
+          [ATTR_MODEL_VERSION]: t.model.version,
+          [ATTR_ACCEPTED]: attempt.accepted,
+          ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
+          ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
+          ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
+        });
+        return attempt;
+      },
+      { parent: options.parent },
+    );
     attempts.push(attempt);
     options.steps.push({ step: `tier:${t.tier.name}`, durationMs: attempt.durationMs });
     if (attempt.accepted) return { attempts, accepted: attempt };

@@ -1,5 +1,6 @@
 // What the engine needs from the outside world, as narrow interfaces (the daemon passes the NATS
 // escalation client, the outbox and the results store; tests can pass the same real components).
+import type { Context } from "@opentelemetry/api";
 import { z } from "zod";
 import {
   CallbackUrlSchema,
@@ -14,8 +15,11 @@ export type Escalator = {
   readonly connected: boolean;
   /** Expected round trip to a coordinator, ms. */
   readonly rttEstimateMs: number;
-  /** The coordinator's result; throws a TiergateError (UNAVAILABLE, DEADLINE_EXCEEDED, or the cloud's). */
-  escalate(request: EscalationRequest, options: { deadlineAt: number }): Promise<InferResult>;
+  /** The coordinator's result (`trace`: the context whose traceparent goes in the headers); throws a TiergateError (UNAVAILABLE, DEADLINE_EXCEEDED, or the cloud's). */
+  escalate(
+    request: EscalationRequest,
+    options: { deadlineAt: number; trace?: Context },
+  ): Promise<InferResult>;
 };
 
 /** The durable outbox as the engine sees it: resolves once the item is on disk. */

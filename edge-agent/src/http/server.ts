@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import {
   errorBody,
   ErrorCode,
+  extractTraceContext,
   idProblem,
   TiergateError,
   toTiergateError,
@@ -90,7 +91,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     if (req.body === undefined || req.body === null) {
       throw new TiergateError(ErrorCode.INVALID_JSON, "send a JSON body with content-type application/json");
     }
-    return engine.infer(req.body);
+    const h = req.headers;
+    const parent = extractTraceContext((k) => {
+      const v = h[k];
+      return Array.isArray(v) ? v[0] : v;
+    });
+    return engine.infer(req.body, parent);
   });
 
   app.get<{ Params: { id: string } }>("/v1/results/:id", async (req, reply) => {

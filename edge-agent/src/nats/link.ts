@@ -3,6 +3,7 @@
 // message ids, the device's durable results consumer, and heartbeats. It connects in the background
 // and keeps reconnecting: the agent answers from the edge while the link is down.
 import type { NatsConnection } from "@nats-io/transport-node";
+import { context, type Context } from "@opentelemetry/api";
 import { headers as natsHeaders, errors as natsErrors } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import {
@@ -87,7 +88,10 @@ export class NatsLink implements Escalator {
     this.#track(this.#connectLoop());
   }
 
-  async escalate(request: EscalationRequest, options: { deadlineAt: number }): Promise<InferResult> {
+  async escalate(
+    request: EscalationRequest,
+    options: { deadlineAt: number; trace?: Context },
+  ): Promise<InferResult> {
     const subject = this.#o.subjects.escalate(request.task);
     const data = encode(request);
     let lastError: TiergateError = new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "no time left to escalate");
@@ -103,7 +107,8 @@ export class NatsLink implements Escalator {
           ? Math.floor(remaining / 2)
           : Math.floor(remaining);
       const h = natsHeaders();
-      for (const [k, v] of Object.entries(injectTraceContext({}))) h.set(k, v);
+      for (const [k, v] of Object.entries(injectTraceContext({}, options.trace ?? context.active())))
+        h.set(k, v);
       h.set(DEADLINE_HEADER, String(Math.floor(options.deadlineAt)));
       h.set(REQUEST_ID_HEADER, request.id);
       h.set(DEVICE_ID_HEADER, request.deviceId);
@@ -165,7 +170,9 @@ export class NatsLink implements Escalator {
     const nc = this.#nc;
     if (nc !== undefined && !nc.isClosed()) {
       try {
-        await nc.drain();
+        // Draining needs the server; while it is gone, close (what is unsent stays in the outbox).
+        if (this.connected) await nc.drain();
+        else await nc.close();
       } catch (err) {
         this.#o.logger.warn("NATS drain failed", { err: String(err) });
       }
@@ -200,6 +207,7 @@ export class NatsLink implements Escalator {
   }
 
   async #connectLoop(): Promise<void> {
+    let failures = 0;
     while (!this.#closed) {
       try {
         const nc = await this.#o.connect();
@@ -221,9 +229,10 @@ export class NatsLink implements Escalator {
         this.#track(this.#consumeResults(nc));
         return;
       } catch (err) {
-        this.#o.logger.warn("cannot connect to NATS yet; answering from the edge meanwhile", {
-          err: String(err),
-        });
+        const fields = { err: String(err) };
+        const msg = "cannot connect to NATS yet; answering from the edge meanwhile";
+        if (failures++ === 0) this.#o.logger.warn(msg, fields);
+        else this.#o.logger.debug(msg, fields);
         await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS);
       }
     }
