@@ -1,9 +1,15 @@
-// Builds the classifier graph. Inputs ids int32 [N, L] (feature buckets) and mask float [N, L]:
-//   rows   = Gather(rowMap, ids)                    bucket → kept row (unknown → zero row R)
-//   w      = Gather(known, rows) · mask             1 for rows training kept, 0 otherwise
-//   emb    = Gather(E, rows) · w[..., None]         (int8: Cast(Gather(Eq, rows)) · (w · scale[rows]))
-//   h      = ReduceSum(emb, 1) / max(ReduceSum(w, 1), 1)       mean of known features
-//   h      = Relu(Gemm(h, W1, b1))                  when the preset has a hidden layer
+// Builds the classifier graph. Ragged inputs, no padding: the features of all N texts concatenated.
+//   ids int32 [T]            feature buckets
+//   segments int64 [T, 1]    the text (0..N-1) each feature belongs to
+//   lengths int64 [N]        features per text (its shape gives N)
+// Graph:
+//   rows   = Gather(rowMap, ids)                  bucket → kept row (unknown → zero row R)
+//   w      = Gather(known, rows)                  1 for rows training kept, 0 otherwise
+//   emb    = Gather(E, rows) · w                  (int8: Cast(Gather(Eq, rows)) · (w · scale[rows]))
+//   sum    = ScatterND(zeros[N, D], segments, emb, reduction=add)   per-text sum
+//   count  = ScatterND(zeros[N, 1], segments, w, reduction=add)
+//   h      = sum / max(count, 1)                  mean of known features
+//   h      = Relu(Gemm(h, W1, b1))                when the preset has a hidden layer
 //   logits = Gemm(h, W2, b2);  probs = Softmax(logits · 1/temperature)
 import type { OnnxNode, OnnxTensor } from "./onnx-proto.ts";
 import { AttrType, OnnxType, encodeModel, rawBytes, valueInfo } from "./onnx-proto.ts";
@@ -43,6 +49,13 @@ function node(
   return { opType, input, output, name: `${opType}_${output[0] ?? ""}`, attribute };
 }
 const int = (name: string, i: number) => ({ name, type: AttrType.INT, i });
+const str = (name: string, v: string) => ({ name, type: AttrType.STRING, s: new TextEncoder().encode(v) });
+const i64 = (name: string, values: bigint[]): OnnxTensor => ({
+  name,
+  dims: [values.length],
+  dataType: OnnxType.INT64,
+  rawData: rawBytes(new BigInt64Array(values)),
+});
 
 /** Symmetric per-row int8: q = round(x / s), s = max|row| / 127. */
 export function quantizeRows(
@@ -69,55 +82,44 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   const nodes: OnnxNode[] = [];
   const known = new Float32Array(R + 1).fill(1);
   known[R] = 0;
+  const table = new Float32Array((R + 1) * D);
+  table.set(w.embedding);
   init.push({
     name: "row_map",
     dims: [w.rowMap.length],
     dataType: OnnxType.INT32,
     rawData: rawBytes(w.rowMap),
   });
-  init.push({
-    name: "axis1",
-    dims: [1],
-    dataType: OnnxType.INT64,
-    rawData: rawBytes(new BigInt64Array([1n])),
-  });
-  init.push({
-    name: "axis2",
-    dims: [1],
-    dataType: OnnxType.INT64,
-    rawData: rawBytes(new BigInt64Array([2n])),
-  });
+  init.push(i64("axis1", [1n]), i64("dim_d", [BigInt(D)]), i64("dim_1", [1n]));
   init.push(f32("one", [], new Float32Array([1])));
   init.push(f32("inv_temperature", [], new Float32Array([1 / options.temperature])));
+  init.push(f32("known", [R + 1], known));
   nodes.push(node("Gather", ["row_map", "ids"], ["rows"], [int("axis", 0)]));
+  nodes.push(node("Gather", ["known", "rows"], ["weight"], [int("axis", 0)]));
   if (options.quantize) {
-    const table = new Float32Array((R + 1) * D);
-    table.set(w.embedding);
     const { q, scale } = quantizeRows(table, R + 1, D);
     scale[R] = 0;
     init.push({ name: "emb_q", dims: [R + 1, D], dataType: OnnxType.INT8, rawData: rawBytes(q) });
-    init.push(f32("known", [R + 1], known));
     init.push(f32("emb_scale", [R + 1], scale));
-    nodes.push(node("Gather", ["known", "rows"], ["known_rows"], [int("axis", 0)]));
-    nodes.push(node("Mul", ["known_rows", "mask"], ["weight"]));
     nodes.push(node("Gather", ["emb_scale", "rows"], ["scale_rows"], [int("axis", 0)]));
     nodes.push(node("Mul", ["weight", "scale_rows"], ["emb_weight"]));
     nodes.push(node("Gather", ["emb_q", "rows"], ["emb_q_rows"], [int("axis", 0)]));
     nodes.push(node("Cast", ["emb_q_rows"], ["emb_rows"], [int("to", OnnxType.FLOAT)]));
   } else {
-    const table = new Float32Array((R + 1) * D);
-    table.set(w.embedding);
     init.push(f32("embedding", [R + 1, D], table));
-    init.push(f32("known", [R + 1], known));
-    nodes.push(node("Gather", ["known", "rows"], ["known_rows"], [int("axis", 0)]));
-    nodes.push(node("Mul", ["known_rows", "mask"], ["weight"]));
     nodes.push(node("Gather", ["embedding", "rows"], ["emb_rows"], [int("axis", 0)]));
     nodes.push(node("Identity", ["weight"], ["emb_weight"]));
   }
-  nodes.push(node("Unsqueeze", ["emb_weight", "axis2"], ["emb_weight3"]));
-  nodes.push(node("Mul", ["emb_rows", "emb_weight3"], ["weighted"]));
-  nodes.push(node("ReduceSum", ["weighted", "axis1"], ["summed"], [int("keepdims", 0)]));
-  nodes.push(node("ReduceSum", ["weight", "axis1"], ["count"], [int("keepdims", 1)]));
+  nodes.push(node("Unsqueeze", ["emb_weight", "axis1"], ["emb_weight2"]));
+  nodes.push(node("Mul", ["emb_rows", "emb_weight2"], ["weighted"]));
+  nodes.push(node("Unsqueeze", ["weight", "axis1"], ["weight2"]));
+  nodes.push(node("Shape", ["lengths"], ["n"]));
+  nodes.push(node("Concat", ["n", "dim_d"], ["shape_nd"], [int("axis", 0)]));
+  nodes.push(node("Concat", ["n", "dim_1"], ["shape_n1"], [int("axis", 0)]));
+  nodes.push(node("ConstantOfShape", ["shape_nd"], ["zeros_nd"]));
+  nodes.push(node("ConstantOfShape", ["shape_n1"], ["zeros_n1"]));
+  nodes.push(node("ScatterND", ["zeros_nd", "segments", "weighted"], ["summed"], [str("reduction", "add")]));
+  nodes.push(node("ScatterND", ["zeros_n1", "segments", "weight2"], ["count"], [str("reduction", "add")]));
   nodes.push(node("Max", ["count", "one"], ["count1"]));
   nodes.push(node("Div", ["summed", "count1"], ["bag"]));
   let h = "bag";
@@ -141,7 +143,11 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
       name: "tiergate_classifier",
       node: nodes,
       initializer: init,
-      input: [valueInfo("ids", OnnxType.INT32, ["N", "L"]), valueInfo("mask", OnnxType.FLOAT, ["N", "L"])],
+      input: [
+        valueInfo("ids", OnnxType.INT32, ["T"]),
+        valueInfo("segments", OnnxType.INT64, ["T", 1]),
+        valueInfo("lengths", OnnxType.INT64, ["N"]),
+      ],
       output: [valueInfo("probs", OnnxType.FLOAT, ["N", C]), valueInfo("logits", OnnxType.FLOAT, ["N", C])],
     },
   });

@@ -7,7 +7,7 @@ export const ONNX_OPSET = 17;
 /** TensorProto.DataType values. */
 export const OnnxType = { FLOAT: 1, INT8: 3, INT32: 6, INT64: 7 } as const;
 /** AttributeProto.AttributeType values. */
-export const AttrType = { FLOAT: 1, INT: 2, INTS: 7 } as const;
+export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 
 const descriptor = {
   nested: {
@@ -18,6 +18,7 @@ const descriptor = {
             name: { type: "string", id: 1 },
             f: { type: "float", id: 2 },
             i: { type: "int64", id: 3 },
+            s: { type: "bytes", id: 4 },
             ints: { rule: "repeated", type: "int64", id: 8 },
             type: { type: "int32", id: 20 },
           },
@@ -91,6 +92,7 @@ export interface OnnxAttribute {
   type: number;
   f?: number;
   i?: number;
+  s?: Uint8Array;
   ints?: number[];
 }
 export interface OnnxNode {

@@ -129,6 +129,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainedDir
         splits,
         featurizer: preset.featurizer,
         presetName: preset.name,
+        hyper: preset,
         log,
       }),
     );
@@ -145,6 +146,7 @@ interface VariantContext {
   splits: Awaited<ReturnType<typeof loadSplits>>;
   featurizer: FeaturizerSettings;
   presetName: string;
+  hyper: { learningRate: number; labelSmoothing: number; minCount: number };
   log: (line: string) => void;
 }
 
@@ -226,6 +228,9 @@ async function writeVariant(
       dim: model.dim,
       hidden: model.hidden,
       rowsKept: model.rowsKept,
+      learningRate: ctx.hyper.learningRate,
+      labelSmoothing: ctx.hyper.labelSmoothing,
+      minCount: ctx.hyper.minCount,
     },
     createdAt: new Date().toISOString(),
   };

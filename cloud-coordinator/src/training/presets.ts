@@ -59,8 +59,8 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
     dim: 128,
     hidden: 128,
     epochs: 12,
-    learningRate: 0.2,
-    labelSmoothing: 0,
+    learningRate: 0.3,
+    labelSmoothing: 0.1,
     minCount: 1,
   },
 };

@@ -6,9 +6,16 @@ import { FeaturizerSettingsSchema } from "./featurizer.ts";
 export const MODEL_FILE = "model.onnx";
 export const MANIFEST_FILE = "manifest.json";
 export const MANIFEST_FORMAT = "tiergate-model";
-export const MANIFEST_FORMAT_VERSION = 1;
+/** 2: ragged graph inputs (ids, segments, lengths). */
+export const MANIFEST_FORMAT_VERSION = 2;
 /** Graph input/output names every tiergate model uses. */
-export const MODEL_IO = { ids: "ids", mask: "mask", probs: "probs", logits: "logits" } as const;
+export const MODEL_IO = {
+  ids: "ids",
+  segments: "segments",
+  lengths: "lengths",
+  probs: "probs",
+  logits: "logits",
+} as const;
 /** Target precisions the calibration table covers. */
 export const CALIBRATION_TARGETS = [0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99] as const;
 
@@ -89,6 +96,9 @@ export const ManifestSchema = z.strictObject({
     dim: z.int().positive(),
     hidden: z.int().nonnegative(),
     rowsKept: z.int().positive(),
+    learningRate: z.number().positive().optional(),
+    labelSmoothing: z.number().min(0).max(1).optional(),
+    minCount: z.int().positive().optional(),
   }),
   createdAt: z.iso.datetime(),
 });

@@ -25,7 +25,10 @@ export interface LoadModelOptions {
   topK?: number;
 }
 
-/** Model inputs for a batch of texts: ids int32 [N, L] and mask float32 [N, L], L ≥ 1. */
+/**
+ * Model inputs for a batch of texts, ragged (no padding): ids int32 [T] (all texts' feature buckets
+ * concatenated), segments int64 [T, 1] (each feature's text index) and lengths int64 [N].
+ */
 export interface EncodedBatch {
   feeds: Record<string, ort.Tensor>;
   rows: number;
@@ -33,19 +36,24 @@ export interface EncodedBatch {
 
 export function encodeBatch(texts: readonly string[], settings: FeaturizerSettings): EncodedBatch {
   const feats = texts.map((t) => featurize(t, settings));
-  const width = Math.max(1, ...feats.map((f) => f.length));
-  const ids = new Int32Array(texts.length * width);
-  const mask = new Float32Array(texts.length * width);
+  let total = 0;
+  for (const f of feats) total += f.length;
+  const ids = new Int32Array(total);
+  const segments = new BigInt64Array(total);
+  const lengths = new BigInt64Array(texts.length);
+  let at = 0;
   feats.forEach((f, i) => {
-    ids.set(f, i * width);
-    mask.fill(1, i * width, i * width + f.length);
+    ids.set(f, at);
+    segments.fill(BigInt(i), at, at + f.length);
+    lengths[i] = BigInt(f.length);
+    at += f.length;
   });
-  const dims = [texts.length, width];
   return {
     rows: texts.length,
     feeds: {
-      [MODEL_IO.ids]: new ort.Tensor("int32", ids, dims),
-      [MODEL_IO.mask]: new ort.Tensor("float32", mask, dims),
+      [MODEL_IO.ids]: new ort.Tensor("int32", ids, [total]),
+      [MODEL_IO.segments]: new ort.Tensor("int64", segments, [total, 1]),
+      [MODEL_IO.lengths]: new ort.Tensor("int64", lengths, [texts.length]),
     },
   };
 }

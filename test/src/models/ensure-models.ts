@@ -3,7 +3,8 @@
 // Used by integration tests, the demo and `npm run models`. CLINC150: Larson et al., EMNLP-IJCNLP
 // 2019, CC BY 3.0 (../shared/data/clinc150/PROVENANCE.md).
 import { existsSync } from "node:fs";
-import { readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MANIFEST_FILE, MODEL_FILE, readManifest } from "@tiergate/shared";
@@ -19,6 +20,42 @@ export const DEFAULT_MODELS_DIR = join(REPO_ROOT, "models");
 export const CLINC150_DATA_FILE = resolve(REPO_ROOT, "../shared/data/clinc150/data_full.json");
 export { PRESET_NAMES };
 export type { PresetName };
+
+/** How often a process waiting for another one's training looks again. */
+export const LOCK_POLL_MS = 500;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** One trainer per preset across processes (tests in parallel, the demo): a lock folder holding the owner's pid. */
+async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const owner = Number(await readFile(join(lock, "pid"), "utf8").catch(() => "NaN"));
+      if (Number.isInteger(owner) && owner !== process.pid && !alive(owner)) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      await sleep(LOCK_POLL_MS);
+    }
+  }
+  try {
+    await writeFile(join(lock, "pid"), String(process.pid));
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
 
 export interface EnsureModelsOptions {
   presets?: readonly PresetName[];
@@ -53,9 +90,15 @@ export async function staleReason(dir: string, preset: PresetName, dataHash: str
   if (manifest.training.dataSha256 !== dataHash) return "trained on other data";
   if (manifest.training.seed !== seed) return `seed ${manifest.training.seed}`;
   if (JSON.stringify(manifest.featurizer) !== JSON.stringify(p.featurizer)) return "featurizer settings changed";
-  if (manifest.training.dim !== p.dim || manifest.training.hidden !== p.hidden || manifest.training.epochs !== p.epochs) {
-    return "preset settings changed";
-  }
+  const t = manifest.training;
+  const same =
+    t.dim === p.dim &&
+    t.hidden === p.hidden &&
+    t.epochs === p.epochs &&
+    t.learningRate === p.learningRate &&
+    t.labelSmoothing === p.labelSmoothing &&
+    t.minCount === p.minCount;
+  if (!same) return "preset settings changed";
   return undefined;
 }
 
@@ -71,25 +114,31 @@ export async function ensureModels(options: EnsureModelsOptions = {}): Promise<E
   for (const preset of presets) {
     const target = join(dir, preset);
     const int8 = `${target}-int8`;
-    const reason =
-      (await staleReason(target, preset, dataHash, seed)) ?? (quantize ? await staleReason(int8, preset, dataHash, seed) : undefined);
-    if (reason === undefined) {
-      out.push({ preset, dir: target, ...(quantize ? { int8Dir: int8 } : {}), trained: false });
-      continue;
+    const stale = async () =>
+      (await staleReason(target, preset, dataHash, seed)) ??
+      (quantize ? await staleReason(int8, preset, dataHash, seed) : undefined);
+    let trained = false;
+    if ((await stale()) !== undefined) {
+      await mkdir(dir, { recursive: true });
+      trained = await withLock(join(dir, `.${preset}.lock`), async () => {
+        const reason = await stale();
+        if (reason === undefined) return false; // another process trained it while we waited
+        log(`models: training ${preset} (${reason}) into ${target}`);
+        // Train beside the target and rename into place, so a reader never sees a half-written model.
+        const tmp = join(dir, `.${preset}.tmp-${process.pid}`);
+        await rm(tmp, { recursive: true, force: true });
+        await rm(`${tmp}-int8`, { recursive: true, force: true });
+        await trainModel({ data, format: "clinc", preset, out: tmp, seed, quantize, log });
+        await rm(target, { recursive: true, force: true });
+        await rename(tmp, target);
+        if (quantize) {
+          await rm(int8, { recursive: true, force: true });
+          await rename(`${tmp}-int8`, int8);
+        }
+        return true;
+      });
     }
-    log(`models: training ${preset} (${reason}) into ${target}`);
-    // Train beside the target and rename into place, so a reader never sees a half-written model.
-    const tmp = join(dir, `.${preset}.tmp-${process.pid}`);
-    await rm(tmp, { recursive: true, force: true });
-    await rm(`${tmp}-int8`, { recursive: true, force: true });
-    await trainModel({ data, format: "clinc", preset, out: tmp, seed, quantize, log });
-    await rm(target, { recursive: true, force: true });
-    await rename(tmp, target);
-    if (quantize) {
-      await rm(int8, { recursive: true, force: true });
-      await rename(`${tmp}-int8`, int8);
-    }
-    out.push({ preset, dir: target, ...(quantize ? { int8Dir: int8 } : {}), trained: true });
+    out.push({ preset, dir: target, ...(quantize ? { int8Dir: int8 } : {}), trained });
   }
   return out;
 }

@@ -68,8 +68,8 @@ describe("trained model directory", () => {
     await runtime.close();
   });
 
-  it("is a real ONNX graph with ids/mask in and probs/logits out", async () => {
-    expect(runtime.session.inputNames).toEqual(["ids", "mask"]);
+  it("is a real ONNX graph with ragged ids/segments/lengths in and probs/logits out", async () => {
+    expect(runtime.session.inputNames).toEqual(["ids", "segments", "lengths"]);
     expect(runtime.session.outputNames).toEqual(["probs", "logits"]);
     const { feeds } = runtime.encode(["book a flight to paris", "hi"]);
     const out = await runtime.session.run(feeds);
@@ -99,6 +99,14 @@ describe("trained model directory", () => {
     expect(c?.confidence.margin).toBeGreaterThanOrEqual(0);
     expect(c?.confidence.entropy).toBeGreaterThanOrEqual(0);
     expect(c?.confidence.entropy).toBeLessThanOrEqual(1);
+  });
+
+  it("answers texts without any feature (bias only), alone or in a batch", async () => {
+    const [alone] = await runtime.classify(["!!!"]);
+    expect(alone?.top).toHaveLength(3);
+    const [first, second] = await runtime.classify(["?!", "what is my credit score"]);
+    expect(first?.label).toBe(alone?.label);
+    expect(second?.label).not.toBe("");
   });
 
   it("refuses empty text with a typed error", async () => {
