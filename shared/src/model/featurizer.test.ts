@@ -59,7 +59,17 @@ describe("featurizer", () => {
   });
 
   it("hashes exactly the documented strings for any text", () => {
-    for (const text of ["日本 😀x", "a", "", "what's my balance on my 2nd card?", "x".repeat(400)]) {
+    const texts = [
+      "日本 😀x",
+      "a",
+      "",
+      "what's my balance on my 2nd card?",
+      "x".repeat(400),
+      "'a' b''c d'e' 'f",
+      "A'B'C!!",
+      "Hi , THERE'S 42'nd",
+    ];
+    for (const text of texts) {
       const want = featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % SETTINGS.buckets);
       expect(Array.from(featurize(text, SETTINGS))).toEqual(want);
     }

@@ -72,8 +72,89 @@ export function featureStrings(text: string, settings: FeaturizerSettings): stri
   return out.slice(0, settings.maxFeatures);
 }
 
+const NON_ASCII_RE = /[^\u0001-\u007f]/;
+const APOSTROPHE = 0x27;
+
+function isAlnum(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+}
+
+function hashBytes(h: number, bytes: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) h = fnv1a32CodePoint(h, bytes[i] ?? 0);
+  return h;
+}
+
+/**
+ * The same ids as the general path for ASCII text (NFKC is the identity on ASCII; letters and
+ * digits are [a-z0-9] after lowercasing), without regexes or intermediate strings.
+ */
+function featurizeAscii(text: string, settings: FeaturizerSettings): Int32Array {
+  const { buckets, maxFeatures } = settings;
+  const lower = text.toLowerCase();
+  const n0 = lower.length;
+  // "<" token ">" bytes per token, apostrophes between letters/digits dropped.
+  const buf = new Uint8Array(n0 * 3 + 2);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let len = 0;
+  let inToken = false;
+  for (let i = 0; i < n0; i++) {
+    const c = lower.charCodeAt(i);
+    if (isAlnum(c)) {
+      if (!inToken) {
+        buf[len++] = OPEN;
+        starts.push(len);
+        inToken = true;
+      }
+      buf[len++] = c;
+    } else if (
+      inToken &&
+      c === APOSTROPHE &&
+      isAlnum(lower.charCodeAt(i - 1)) &&
+      isAlnum(lower.charCodeAt(i + 1))
+    ) {
+      continue;
+    } else if (inToken) {
+      ends.push(len);
+      buf[len++] = CLOSE;
+      inToken = false;
+    }
+  }
+  if (inToken) {
+    ends.push(len);
+    buf[len] = CLOSE;
+  }
+  const count = starts.length;
+  const out = new Int32Array(maxFeatures);
+  let n = 0;
+  for (let t = 0; t < count && n < maxFeatures; t++)
+    out[n++] = hashBytes(H_WORD, buf, starts[t] ?? 0, ends[t] ?? 0) % buckets;
+  if (settings.wordNgrams >= 2) {
+    for (let t = 0; t + 1 < count && n < maxFeatures; t++) {
+      const h = hashBytes(H_BIGRAM, buf, starts[t] ?? 0, ends[t] ?? 0);
+      out[n++] = hashBytes(fnv1a32CodePoint(h, 32), buf, starts[t + 1] ?? 0, ends[t + 1] ?? 0) % buckets;
+    }
+  }
+  if (charsOn(settings)) {
+    const { charNgramMin: lo, charNgramMax: hi } = settings;
+    for (let t = 0; t < count && n < maxFeatures; t++) {
+      const from = (starts[t] ?? 1) - 1;
+      const to = (ends[t] ?? 0) + 1;
+      for (let i = from; i < to && n < maxFeatures; i++) {
+        let h = H_CHAR;
+        for (let k = 1; k <= hi && i + k <= to && n < maxFeatures; k++) {
+          h = fnv1a32CodePoint(h, buf[i + k - 1] ?? 0);
+          if (k >= lo) out[n++] = h % buckets;
+        }
+      }
+    }
+  }
+  return out.slice(0, n);
+}
+
 /** Bucket ids in [0, buckets) of `text`'s features (duplicates kept), without building strings. */
 export function featurize(text: string, settings: FeaturizerSettings): Int32Array {
+  if (!NON_ASCII_RE.test(text)) return featurizeAscii(text, settings);
   const { buckets, maxFeatures } = settings;
   const tokens = tokenize(text);
   const out = new Int32Array(maxFeatures);
