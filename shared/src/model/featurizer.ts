@@ -72,8 +72,12 @@ export function featureStrings(text: string, settings: FeaturizerSettings): stri
   return out.slice(0, settings.maxFeatures);
 }
 
-const NON_ASCII_RE = /[^\u0001-\u007f]/;
 const APOSTROPHE = 0x27;
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 function isAlnum(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
@@ -154,7 +158,7 @@ function featurizeAscii(text: string, settings: FeaturizerSettings): Int32Array 
 
 /** Bucket ids in [0, buckets) of `text`'s features (duplicates kept), without building strings. */
 export function featurize(text: string, settings: FeaturizerSettings): Int32Array {
-  if (!NON_ASCII_RE.test(text)) return featurizeAscii(text, settings);
+  if (isAscii(text)) return featurizeAscii(text, settings);
   const { buckets, maxFeatures } = settings;
   const tokens = tokenize(text);
   const out = new Int32Array(maxFeatures);
