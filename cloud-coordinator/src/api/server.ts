@@ -66,6 +66,7 @@ export type ApiServerOptions = {
   chat?: ChatForwarder | undefined;
   metrics?: CoordinatorMetrics | undefined;
   logger: Logger;
+  /** Batch submission times (off-peak placement); request deadlines are real time. */
   clock?: Clock;
   bodyLimitBytes?: number;
   /** Whether dependencies (NATS, Redis, models) are ready, for /readyz. */
@@ -166,7 +167,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
       id,
       task: request.task,
       input: request.input,
-      deadlineAt: clock.now() + (request.deadlineMs ?? task.defaultDeadlineMs),
+      deadlineAt: Date.now() + (request.deadlineMs ?? task.defaultDeadlineMs),
     });
   });
 
@@ -220,7 +221,7 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
   app.post("/v1/chat/completions", async (req, reply) => {
     if (options.chat === undefined)
       throw new TiergateError(ErrorCode.UNAVAILABLE, "the policy declares no LLM endpoints");
-    const out = await options.chat.complete(req.body, clock.now() + DEFAULT_CHAT_DEADLINE_MS);
+    const out = await options.chat.complete(req.body, Date.now() + DEFAULT_CHAT_DEADLINE_MS);
     void reply.header("x-tiergate-endpoint", out.endpoint);
     void reply.header("x-tiergate-cost-usd", String(out.costUsd));
     void reply.header("x-tiergate-cache", out.cached ? "hit" : "miss");

@@ -147,7 +147,8 @@ export class BatchWorker {
         id: item.id,
         task: item.task,
         input: item.input,
-        deadlineAt: this.#clock.now() + (this.#o.itemDeadlineMs ?? DEFAULT_BATCH_ITEM_DEADLINE_MS),
+        // Deadlines are real time; the injected clock only places batches in the off-peak windows.
+        deadlineAt: Date.now() + (this.#o.itemDeadlineMs ?? DEFAULT_BATCH_ITEM_DEADLINE_MS),
         ...(item.edgeAttempts === undefined ? {} : { edgeAttempts: item.edgeAttempts }),
       });
     } catch (err) {

@@ -47,6 +47,7 @@ export type CoordinatorResources = {
   logger: Logger;
   tracer?: Tracer;
   metrics?: CoordinatorMetrics;
+  /** Places batches in the off-peak windows (tests inject one); deadlines always use real time. */
   clock?: Clock;
 };
 
@@ -162,7 +163,6 @@ export class Coordinator {
       models,
       llmFor: (tier: PolicyLlmTier) => llmFor(tier.llm.endpoints),
       cache,
-      clock,
       tracer,
       metrics: this.metrics,
     });
@@ -183,7 +183,6 @@ export class Coordinator {
         logger,
         tracer,
         metrics: this.metrics,
-        clock,
       });
       service.start();
       this.#escalations = service;

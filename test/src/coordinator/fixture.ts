@@ -16,7 +16,7 @@ import {
   type CoordinatorSettings,
   type Standin,
 } from "@tiergate/cloud-coordinator";
-import { loadModel, parsePolicy, silentLogger, type LoadedPolicy, type PolicyInput } from "@tiergate/shared";
+import { createConsoleLogger, isLogLevel, loadModel, parsePolicy, type LoadedPolicy, type PolicyInput } from "@tiergate/shared";
 import {
   startNatsServer,
   startRedisServer,
@@ -33,6 +33,9 @@ export const TASK = "intent";
 export const MEDIUM_THRESHOLD = 0.9;
 export const MEDIUM_COST_USD = 0.00002;
 export const API_KEY = "test-api-key-0123456789";
+/** Set TG_TEST_LOG=debug to see the coordinators' logs. */
+const logLevel = process.env["TG_TEST_LOG"];
+const testLogger = createConsoleLogger({ level: isLogLevel(logLevel) ? logLevel : "silent", json: false });
 
 export type Fixture = AsyncDisposable & {
   nats: NatsServerHandle;
@@ -148,7 +151,7 @@ export async function startFixture(extra: Partial<PolicyInput> = {}): Promise<Fi
             bullRedis: await connectRedis(true),
             loadModel: (dir) => loadModel(dir),
             llm: (names) => new LlmTier({ endpoints: endpointsFromPolicy(policy.policy, names, LLM_ENV) }),
-            logger: silentLogger,
+            logger: testLogger,
             metrics: new CoordinatorMetrics(),
             ...(clock === undefined ? {} : { clock }),
           },

@@ -1,0 +1,150 @@
+// Off-peak batches end to end: an edge batch published to JetStream outside the window (by the
+// injected clock) is delayed to the next window start in the policy's zone, then runs and publishes
+// one DeviceResult per item on the device's results subject; a repeated batch id runs once; inside
+// the window a batch runs at once.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Queue } from "bullmq";
+import { BatchStore, type Coordinator } from "@tiergate/cloud-coordinator";
+import { DeviceResultSchema, createSubjects, decode, encode, type BatchSubmission } from "@tiergate/shared";
+import { waitFor } from "../index.ts";
+import { TASK, startFixture, type Fixture } from "./fixture.ts";
+
+const PREFIX = "bat";
+const KEYS = "bat:";
+const subjects = createSubjects({ prefix: PREFIX });
+let f: Fixture;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+let store: BatchStore;
+let queue: Queue;
+let coordinator: Coordinator;
+/** The coordinator's clock: tests move it. */
+let fakeNow = 0;
+
+beforeAll(async () => {
+  f = await startFixture();
+  const nc = await f.connectNats();
+  js = jetstream(nc);
+  jsm = await jetstreamManager(nc);
+  store = new BatchStore({ redis: await f.connectRedis(), keyPrefix: `${KEYS}tg:batch:` });
+  queue = new Queue("tg-batches", { connection: await f.connectRedis(true), prefix: `${KEYS}bull` });
+  coordinator = await f.startCoordinator({
+    subjectPrefix: PREFIX,
+    keyPrefix: KEYS,
+    escalations: false,
+    clock: { now: () => fakeNow },
+  });
+});
+afterAll(async () => {
+  await queue?.close();
+  await f?.[Symbol.asyncDispose]();
+});
+
+function submission(batchId: string, deviceId: string, n: number): BatchSubmission {
+  const texts = [...f.gold.keys()].slice(100, 100 + n);
+  return {
+    batchId,
+    deviceId,
+    source: "edge",
+    submittedAt: fakeNow,
+    items: texts.map((input, i) => ({ id: `${batchId}-item-${i}`, task: TASK, input })),
+  };
+}
+
+/** Every DeviceResult stored for `deviceId` (read by sequence: works on any nats-server 2.9+). */
+async function deviceResults(deviceId: string): Promise<{ requestId: string; msgId: string | undefined }[]> {
+  const stream = subjects.streams.results.name;
+  const { state } = await jsm.streams.info(stream);
+  const out: { requestId: string; msgId: string | undefined }[] = [];
+  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (m === null || m.subject !== subjects.results(deviceId)) continue;
+    const r = decode(DeviceResultSchema, m.data);
+    out.push({ requestId: r.requestId, msgId: m.header.get("Nats-Msg-Id") || undefined });
+  }
+  return out;
+}
+
+describe("edge batches", () => {
+  it("outside the window: delayed to the next window start in the policy's zone, then run", async () => {
+    // 21:59:59 in Berlin (CEST): the 22:00 window opens in one second.
+    fakeNow = Date.parse("2024-06-01T19:59:59.000Z");
+    const sub = submission("b-outside", "dev-out", 4);
+    await js.publish(subjects.batch("dev-out"), encode(sub), { msgID: sub.batchId });
+
+    const delayed = await waitFor(async () => await store.view(sub.batchId), {
+      message: "the batch to be stored",
+    });
+    expect(delayed.status).toBe("delayed");
+    expect(delayed.scheduledFor).toBe(Date.parse("2024-06-01T20:00:00.000Z"));
+    const job = await queue.getJob(sub.batchId);
+    expect(job?.opts.delay).toBe(1000);
+
+    const done = await waitFor(
+      async () => (await store.view(sub.batchId))?.status === "completed" && (await store.view(sub.batchId)),
+      {
+        timeoutMs: 30_000,
+        message: "the batch to complete",
+      },
+    );
+    expect(done.results.map((r) => r.id)).toEqual(sub.items.map((i) => i.id));
+    expect(done.results.every((r) => r.status === "answered" && r.servedBy?.where === "cloud")).toBe(true);
+    expect(done.startedAt).toBeGreaterThanOrEqual(fakeNow);
+
+    const published = await waitFor(
+      async () => {
+        const r = await deviceResults("dev-out");
+        return r.length === sub.items.length && r;
+      },
+      { message: "one result per item on the device's subject" },
+    );
+    expect(published.map((p) => p.requestId).sort()).toEqual(sub.items.map((i) => i.id).sort());
+    expect(published.every((p) => p.msgId === p.requestId)).toBe(true);
+  });
+
+  it("runs a repeated batch id once", async () => {
+    const sub = submission("b-outside", "dev-out", 4);
+    const before = await store.view(sub.batchId);
+    // A different message id gets past JetStream's own de-duplication: the coordinator must catch it.
+    await js.publish(subjects.batch("dev-out"), encode(sub), { msgID: `${sub.batchId}-again` });
+    await waitFor(
+      async () => {
+        const c = await jsm.consumers.info(subjects.streams.batch.name, subjects.batchConsumer);
+        return c.num_pending === 0 && c.num_ack_pending === 0 && c.delivered.stream_seq >= 2;
+      },
+      { message: "the repeated batch to be consumed" },
+    );
+    const after = await store.view(sub.batchId);
+    expect(after?.completedAt).toBe(before?.completedAt);
+    expect(await deviceResults("dev-out")).toHaveLength(sub.items.length);
+  });
+
+  it("inside the window: runs at once", async () => {
+    // 23:00 in Berlin.
+    fakeNow = Date.parse("2024-06-01T21:00:00.000Z");
+    const sub = submission("b-inside", "dev-in", 2);
+    await js.publish(subjects.batch("dev-in"), encode(sub), { msgID: sub.batchId });
+    const first = await waitFor(async () => await store.view(sub.batchId), {
+      message: "the batch to be stored",
+    });
+    expect(["queued", "running", "completed"]).toContain(first.status);
+    expect(first.scheduledFor).toBe(fakeNow);
+    expect((await queue.getJob(sub.batchId))?.opts.delay ?? 0).toBe(0);
+    await waitFor(async () => (await deviceResults("dev-in")).length === 2, {
+      timeoutMs: 30_000,
+      message: "results",
+    });
+    expect(coordinator.metrics).toBeDefined();
+  });
+
+  it("refuses a malformed batch message without stopping the intake", async () => {
+    await js.publish(subjects.batch("dev-bad"), encode({ batchId: "x", items: [] }));
+    const sub = submission("b-after-bad", "dev-in2", 1);
+    await js.publish(subjects.batch("dev-in2"), encode(sub), { msgID: sub.batchId });
+    await waitFor(async () => (await deviceResults("dev-in2")).length === 1, {
+      timeoutMs: 30_000,
+      message: "results after a bad message",
+    });
+  });
+});
