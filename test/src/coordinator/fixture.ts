@@ -16,7 +16,14 @@ import {
   type CoordinatorSettings,
   type Standin,
 } from "@tiergate/cloud-coordinator";
-import { createConsoleLogger, isLogLevel, loadModel, parsePolicy, type LoadedPolicy, type PolicyInput } from "@tiergate/shared";
+import {
+  createConsoleLogger,
+  isLogLevel,
+  loadModel,
+  parsePolicy,
+  type LoadedPolicy,
+  type PolicyInput,
+} from "@tiergate/shared";
 import {
   startNatsServer,
   startRedisServer,
