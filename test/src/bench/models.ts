@@ -6,10 +6,13 @@
 //  3. resident memory per loaded model
 // Prints a table and writes JSON to $TIERGATE_BENCH_JSON or reports/bench-models.json. Bounded in
 // time: each measurement runs for a fixed window.
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { MicroBatcher, loadModel } from "@tiergate/shared";
 import type { ModelRuntime } from "@tiergate/shared";
 import { CLINC150_DATA_FILE, DEFAULT_MODELS_DIR, REPO_ROOT, ensureModels } from "../models/ensure-models.ts";
@@ -88,18 +91,19 @@ async function benchModel(dir: string, texts: string[]) {
   }
 }
 
+const execFileAsync = promisify(execFile);
+
+/** RSS a loaded model adds, each measured in a fresh child process (onnxruntime-node already loaded there). */
 async function memoryPerModel(dirs: string[]): Promise<Record<string, { rssMiB: number; onnxMiB: number }>> {
   const out: Record<string, { rssMiB: number; onnxMiB: number }> = {};
+  const script = join(dirname(fileURLToPath(import.meta.url)), "model-memory.ts");
   for (const dir of dirs) {
-    const before = process.memoryUsage().rss;
-    const runtime = await loadModel(dir);
-    await runtime.classify(["warm up the session"]);
-    const after = process.memoryUsage().rss;
-    out[runtime.version] = {
-      rssMiB: (after - before) / 2 ** 20,
-      onnxMiB: runtime.manifest.onnx.bytes / 2 ** 20,
+    const { stdout } = await execFileAsync(process.execPath, [script, dir], { cwd: REPO_ROOT });
+    const r = JSON.parse(stdout.trim()) as { version: string; rssMiB: number };
+    const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as {
+      onnx: { bytes: number };
     };
-    await runtime.close();
+    out[r.version] = { rssMiB: r.rssMiB, onnxMiB: manifest.onnx.bytes / 2 ** 20 };
   }
   return out;
 }
@@ -137,7 +141,7 @@ for (const r of Object.values(results)) {
       `${f(b["c256"]?.speedupVsOneByOne ?? 0, 2).padStart(8)}  (${f(b["c256"]?.meanBatch ?? 0)})`,
   );
 }
-lines.push("", "memory per loaded model (RSS growth after load + one classify):");
+lines.push("", "memory per loaded model (RSS growth in a fresh process after load + one classify):");
 for (const [v, m] of Object.entries(memory))
   lines.push(`  ${v.padEnd(34)} ${f(m.rssMiB).padStart(7)} MiB  (model.onnx ${f(m.onnxMiB, 2)} MiB)`);
 lines.push(
