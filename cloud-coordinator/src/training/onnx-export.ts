@@ -5,7 +5,7 @@
 // Graph:
 //   rows   = Gather(rowMap, ids)                  bucket → kept row (unknown → zero row R)
 //   w      = Gather(known, rows)                  1 for rows training kept, 0 otherwise
-//   emb    = Gather(E, rows) · w                  (int8: Cast(Gather(Eq, rows)) · (w · scale[rows]))
+//   emb    = Gather(E, rows)                      row R is zeros (int8: Cast(Gather(Eq, rows)) · (w · scale[rows]))
 //   sum    = ScatterND(zeros[N, D], segments, emb, reduction=add)   per-text sum
 //   count  = ScatterND(zeros[N, 1], segments, w, reduction=add)
 //   h      = sum / max(count, 1)                  mean of known features
@@ -105,13 +105,13 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
     nodes.push(node("Mul", ["weight", "scale_rows"], ["emb_weight"]));
     nodes.push(node("Gather", ["emb_q", "rows"], ["emb_q_rows"], [int("axis", 0)]));
     nodes.push(node("Cast", ["emb_q_rows"], ["emb_rows"], [int("to", OnnxType.FLOAT)]));
+    nodes.push(node("Unsqueeze", ["emb_weight", "axis1"], ["emb_weight2"]));
+    nodes.push(node("Mul", ["emb_rows", "emb_weight2"], ["weighted"]));
   } else {
     init.push(f32("embedding", [R + 1, D], table));
-    nodes.push(node("Gather", ["embedding", "rows"], ["emb_rows"], [int("axis", 0)]));
-    nodes.push(node("Identity", ["weight"], ["emb_weight"]));
+    // The unknown row R is all zeros, so the fp32 sum needs no weighting.
+    nodes.push(node("Gather", ["embedding", "rows"], ["weighted"], [int("axis", 0)]));
   }
-  nodes.push(node("Unsqueeze", ["emb_weight", "axis1"], ["emb_weight2"]));
-  nodes.push(node("Mul", ["emb_rows", "emb_weight2"], ["weighted"]));
   nodes.push(node("Unsqueeze", ["weight", "axis1"], ["weight2"]));
   nodes.push(node("Shape", ["lengths"], ["n"]));
   nodes.push(node("Concat", ["n", "dim_d"], ["shape_nd"], [int("axis", 0)]));
