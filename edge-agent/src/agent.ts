@@ -66,6 +66,7 @@ export class EdgeAgent {
   #flusher!: OutboxFlusher;
   #link!: NatsLink;
   #http!: FastifyInstance;
+  #engine!: EdgeEngine;
   #stopHeartbeat: (() => void) | undefined;
   #closing = false;
   #address = "";
@@ -93,6 +94,11 @@ export class EdgeAgent {
     return this.#address;
   }
 
+  /** The cascade itself (benchmarks time decisions without HTTP). */
+  get engine(): EdgeEngine {
+    return this.#engine;
+  }
+
   get state(): PolicyState {
     return this.#state;
   }
@@ -103,6 +109,7 @@ export class EdgeAgent {
 
   async #start(): Promise<void> {
     const { logger } = this.#o;
+    const bootMs = performance.now(); // process start → here: Node and module loading
     this.#watcher = await PolicyWatcher.open({
       file: this.#o.policyFile,
       watch: this.#o.watchPolicy ?? true,
@@ -114,6 +121,7 @@ export class EdgeAgent {
     });
     this.#pool = new ModelPool({ load: this.#o.loadModel });
     this.#state = await buildPolicyState(this.#watcher.current, this.#pool);
+    const modelsMs = performance.now();
     this.#configureCache();
 
     this.#outbox = await Outbox.open({ dir: join(this.#o.dataDir, "outbox") });
@@ -160,7 +168,7 @@ export class EdgeAgent {
     this.#link.start();
     this.#flusher.kick();
 
-    const engine = new EdgeEngine({
+    const engine = (this.#engine = new EdgeEngine({
       deviceId: this.#o.deviceId,
       state: () => this.#state,
       cache: this.#cache,
@@ -173,7 +181,7 @@ export class EdgeAgent {
       metrics: this.metrics,
       tracer: this.#o.tracer,
       logger,
-    });
+    }));
     this.#stopHeartbeat = startHeartbeat({
       intervalMs: this.#o.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
       build: () => ({
@@ -211,6 +219,12 @@ export class EdgeAgent {
         ? await this.#http.listen({ host: listen.host, port: listen.port })
         : await this.#http.listen({ path: listen.path });
     logger.info("edge agent ready", {
+      sinceProcessStartMs: Math.round(performance.now()),
+      phasesMs: {
+        boot: Math.round(bootMs),
+        policyAndModels: Math.round(modelsMs - bootMs),
+        storesNatsHttp: Math.round(performance.now() - modelsMs),
+      },
       address: this.#address,
       deviceId: this.#o.deviceId,
       policyVersion: this.#state.policyVersion,

@@ -1,3 +1,4 @@
+import module from "node:module";
 import { parseArgs } from "node:util";
 import type { CliIo, Command } from "../cli.ts";
 import {
@@ -73,6 +74,8 @@ export const startCommand: Command = {
       );
       return 2;
     }
+    // Cache compiled (and type-stripped) modules on disk: start-to-ready time matters on a device.
+    module.enableCompileCache?.();
     // Loaded here, not at the top: `--help` and usage errors stay fast and need no native modules.
     const { runDaemon } = await import("../main.ts");
     return runDaemon(config, io.env);

@@ -46,6 +46,7 @@ export type ModelPoolOptions = {
 export class ModelPool {
   readonly #options: ModelPoolOptions;
   readonly #byDir = new Map<string, { model: ModelRuntime; batcher: MicroBatcher }>();
+  readonly #loading = new Map<string, Promise<{ model: ModelRuntime; batcher: MicroBatcher }>>();
 
   constructor(options: ModelPoolOptions) {
     this.#options = options;
@@ -54,6 +55,16 @@ export class ModelPool {
   async get(dir: string): Promise<{ model: ModelRuntime; batcher: MicroBatcher }> {
     const have = this.#byDir.get(dir);
     if (have !== undefined) return have;
+    // Concurrent gets of one directory share one load.
+    let loading = this.#loading.get(dir);
+    if (loading === undefined) {
+      loading = this.#load(dir).finally(() => this.#loading.delete(dir));
+      this.#loading.set(dir, loading);
+    }
+    return loading;
+  }
+
+  async #load(dir: string): Promise<{ model: ModelRuntime; batcher: MicroBatcher }> {
     const model = await this.#options.load(dir);
     const batcherOptions: { maxWaitMs?: number; maxBatchSize?: number } = {};
     if (this.#options.microBatchMaxWaitMs !== undefined)
@@ -92,6 +103,9 @@ export class ModelPool {
 /** Loads the models of every edge tier and resolves thresholds. Throws a TiergateError naming the tier. */
 export async function buildPolicyState(loaded: LoadedPolicy, pool: ModelPool): Promise<PolicyState> {
   const policy = loaded.policy;
+  // Load every model directory at once (ONNX Runtime builds sessions off the main thread).
+  const dirs = new Set(Object.values(policy.tasks).flatMap((task) => edgeTiers(task).map((t) => t.model)));
+  await Promise.allSettled([...dirs].map((dir) => pool.get(dir)));
   const tiers = new Map<string, EdgeTierRuntime[]>();
   const modelVersions = new Map<string, string>();
   for (const [taskId, task] of Object.entries(policy.tasks)) {

@@ -1,0 +1,347 @@
+// `npm run bench:edge`: what the edge agent costs, each figure against a baseline measured in the same
+// run on the same machine, with the CLINC150 nano and small models (Larson et al. 2019, CC BY 3.0).
+//  1. HTTP under autocannon (64 connections, loopback), confident requests answered by nano: req/s,
+//     p50, p99 of `tiergate-edge start` against a bare node:http server returning a fixed JSON of the
+//     same size (ratio, aim ≥ 0.5), and fastify against node:http on the same fixed JSON (the
+//     framework choice, measured); plus the same requests answered from the cache.
+//  2. In-process decision time (EdgeEngine.infer: validation, featurizing, nano, acceptance rule,
+//     action) against raw session.run on already featurized input (ratio, aim ≤ 1.5).
+//  3. RSS of the agent after the load (aim ≤ 150 MB with nano and small loaded).
+//  4. Start-to-ready: spawning `tiergate-edge start` until /readyz answers 200 (aim ≤ 500 ms).
+// Bounded under 90 s; prints a table and writes reports/bench-edge.json (and $TIERGATE_BENCH_JSON).
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { cpus, loadavg } from "node:os";
+import { pathToFileURL } from "node:url";
+import { trace } from "@opentelemetry/api";
+import autocannon from "autocannon";
+import { EdgeAgent } from "@tiergate/edge-agent";
+import { loadModel, silentLogger, createSubjects } from "@tiergate/shared";
+import { connect } from "@nats-io/transport-node";
+import { freePort, makeTempDir, waitFor } from "../index.ts";
+import { REPO_ROOT } from "../models/ensure-models.ts";
+import { EDGE_BIN, edgeModels, TASK, writePolicy } from "../edge/support.ts";
+
+export const CONNECTIONS = 64;
+export const LOAD_SECONDS = 5;
+export const WARMUP_SECONDS = 1;
+export const DECISION_CALLS = 2_000;
+export const DECISION_WARMUP = 300;
+export const START_RUNS = 3;
+export const TIME_BOUND_MS = 85_000;
+export const HTTP_RATIO_AIM = 0.5;
+export const DECISION_RATIO_AIM = 1.5;
+export const RSS_AIM_MB = 150;
+export const START_TO_READY_AIM_MS = 500;
+const OUT_FILE = join(REPO_ROOT, "reports", "bench-edge.json");
+/** Confident for nano (answered at the edge, first tier). */
+const CONFIDENT = [
+  "what is my bank account balance",
+  "how much money is in my checking account",
+  "set a timer for ten minutes",
+  "what's the weather like today",
+];
+
+const started = performance.now();
+const bound = setTimeout(() => {
+  process.stderr.write(`bench:edge: over the ${TIME_BOUND_MS / 1000} s bound, giving up\n`);
+  process.exit(1);
+}, TIME_BOUND_MS);
+bound.unref();
+
+const require = createRequire(join(REPO_ROOT, "test", "package.json"));
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function spawnNode(args: string[]): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], cwd: REPO_ROOT });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await gone;
+}
+
+type Load = { reqPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
+
+async function load(url: string, bodies: string[]): Promise<Load> {
+  const requests = bodies.map((body) => ({
+    method: "POST" as const,
+    path: "/v1/infer",
+    headers: { "content-type": "application/json" },
+    body,
+  }));
+  await autocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS, requests });
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: LOAD_SECONDS, requests });
+  return {
+    reqPerSec: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
+}
+
+/** A fixed-JSON server in its own process: node:http, or fastify with its JSON body parsing. */
+async function startFixedServer(
+  kind: "node-http" | "fastify",
+  fixed: string,
+  dir: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const fastifyUrl = pathToFileURL(require.resolve("fastify")).href;
+  const source =
+    kind === "node-http"
+      ? `import http from "node:http";
+const body = ${JSON.stringify(fixed)};
+http.createServer((req, res) => { req.resume(); req.on("end", () => { res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }); res.end(body); }); }).listen(${port}, "127.0.0.1");`
+      : `const { default: Fastify } = await import(${JSON.stringify(fastifyUrl)});
+const body = ${JSON.stringify(fixed)};
+const app = Fastify({ logger: false });
+app.post("/v1/infer", (req, reply) => { reply.header("content-type", "application/json").send(body); });
+await app.listen({ port: ${port}, host: "127.0.0.1" });`;
+  const file = join(dir, `${kind}.mjs`);
+  await writeFile(file, source);
+  const child = spawnNode([file]);
+  const url = `http://127.0.0.1:${port}`;
+  const probe = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
+  await waitFor(async () => (await fetch(`${url}/v1/infer`, probe)).ok, { timeoutMs: 15_000, message: kind });
+  return { url, child };
+}
+
+type StartedAgent = { url: string; child: ChildProcess; readyMs: number; inProcessReadyMs: number };
+
+async function startAgent(policyFile: string, dataDir: string, natsUrl: string): Promise<StartedAgent> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  const child = spawnNode([
+    EDGE_BIN,
+    "start",
+    ...["--policy", policyFile, "--device-id", "bench", "--nats", natsUrl, "--listen", `127.0.0.1:${port}`],
+    ...["--data-dir", dataDir, "--log-level", "info"],
+  ]);
+  // The agent's own figure: process start to ready, from its "edge agent ready" log line.
+  let inProcessReadyMs = Number.NaN;
+  let buffered = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    buffered = (buffered + chunk.toString("utf8")).slice(-8_192);
+    const m = /"edge agent ready".*?"sinceProcessStartMs":(\d+)/.exec(buffered);
+    if (m !== null) inProcessReadyMs = Number(m[1]);
+  });
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, {
+    timeoutMs: 60_000,
+    intervalMs: 20,
+    message: "agent ready",
+  });
+  const readyMs = performance.now() - t0;
+  await waitFor(() => !Number.isNaN(inProcessReadyMs), { timeoutMs: 5_000, message: "ready log line" });
+  return { url, child, readyMs, inProcessReadyMs };
+}
+
+async function decisionTimes(
+  policyFile: string,
+  dataDir: string,
+): Promise<{ decisionUs: number; sessionRunUs: number; classifyUs: number }> {
+  const agent = await EdgeAgent.start({
+    deviceId: "bench-inproc",
+    policyFile,
+    dataDir,
+    listen: { type: "tcp", host: "127.0.0.1", port: 0 },
+    subjects: createSubjects(),
+    connect: () => connect({ servers: "nats://127.0.0.1:1" }),
+    loadModel: (dir) => loadModel(dir),
+    logger: silentLogger,
+    tracer: trace.getTracer("bench"),
+    watchPolicy: false,
+    processMetrics: false,
+  });
+  try {
+    const nano = agent.state.tiers.get(TASK)?.[0]?.model;
+    if (nano === undefined) throw new Error("no nano tier");
+    const text = CONFIDENT[0] ?? "";
+    const feeds = nano.encode([text]).feeds;
+    const time = async (fn: () => Promise<unknown>): Promise<number> => {
+      for (let i = 0; i < DECISION_WARMUP; i++) await fn();
+      const t = performance.now();
+      for (let i = 0; i < DECISION_CALLS; i++) await fn();
+      return ((performance.now() - t) * 1000) / DECISION_CALLS;
+    };
+    const body = { task: TASK, input: text };
+    const sessionRunUs = await time(() => nano.session.run(feeds));
+    const classifyUs = await time(() => nano.classify([text]));
+    const decisionUs = await time(() => agent.engine.infer(body));
+    return { decisionUs, sessionRunUs, classifyUs };
+  } finally {
+    await agent.close();
+  }
+}
+
+async function rssMb(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^tiergate_edge_process_resident_memory_bytes (\S+)$/m.exec(text);
+  return m === null ? Number.NaN : Number(m[1]) / 1024 / 1024;
+}
+
+const r2 = (n: number): number => Math.round(n * 100) / 100;
+
+async function main(): Promise<void> {
+  await edgeModels();
+  await using dir = await makeTempDir("bench-edge");
+  const natsUrl = `nats://127.0.0.1:${await freePort()}`; // nobody there: confident answers need no cloud
+  const policyNoCache = await writePolicy(dir.path, { cache: false });
+  const cacheDir = join(dir.path, "cached");
+  await mkdir(cacheDir);
+  const policyCache = await writePolicy(cacheDir, { cache: true });
+  const bodies = CONFIDENT.map((input) => JSON.stringify({ task: TASK, input }));
+
+  // 4. start-to-ready (the first run also fills the compile cache)
+  const readyRuns: number[] = [];
+  const inProcessRuns: number[] = [];
+  for (let i = 0; i < START_RUNS; i++) {
+    const a = await startAgent(policyNoCache, join(dir.path, `start-${i}`), natsUrl);
+    readyRuns.push(a.readyMs);
+    inProcessRuns.push(a.inProcessReadyMs);
+    await stop(a.child);
+  }
+  const median = (xs: number[]): number =>
+    [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const startToReadyMs = median(readyRuns.slice(1));
+  const processStartToReadyMs = median(inProcessRuns.slice(1));
+
+  // 1. HTTP under load
+  const agent = await startAgent(policyNoCache, join(dir.path, "agent"), natsUrl);
+  const sample = await (
+    await fetch(`${agent.url}/v1/infer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bodies[0] ?? "",
+    })
+  ).text();
+  const edgeLoad = await load(agent.url, bodies);
+  const rss = await rssMb(agent.url);
+  await stop(agent.child);
+  const cached = await startAgent(policyCache, join(dir.path, "agent-cache"), natsUrl);
+  const cachedLoad = await load(cached.url, bodies);
+  await stop(cached.child);
+  const nodeHttp = await startFixedServer("node-http", sample, dir.path);
+  const nodeLoad = await load(nodeHttp.url, bodies);
+  await stop(nodeHttp.child);
+  const fastify = await startFixedServer("fastify", sample, dir.path);
+  const fastifyLoad = await load(fastify.url, bodies);
+  await stop(fastify.child);
+
+  // 2. in-process decision time
+  const decision = await decisionTimes(policyNoCache, join(dir.path, "inproc"));
+
+  const report = {
+    benchmark: "edge",
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      loadAvg1m: r2(loadavg()[0] ?? 0),
+      node: process.version,
+    },
+    settings: {
+      connections: CONNECTIONS,
+      loadSeconds: LOAD_SECONDS,
+      decisionCalls: DECISION_CALLS,
+      responseBytes: Buffer.byteLength(sample),
+    },
+    http: {
+      edgeAgent: edgeLoad,
+      edgeAgentCacheHits: cachedLoad,
+      nodeHttpFixedJson: nodeLoad,
+      fastifyFixedJson: fastifyLoad,
+      edgeVsNodeHttpRatio: r2(edgeLoad.reqPerSec / nodeLoad.reqPerSec),
+      cachedVsNodeHttpRatio: r2(cachedLoad.reqPerSec / nodeLoad.reqPerSec),
+      ratioAim: HTTP_RATIO_AIM,
+      fastifyVsNodeHttpRatio: r2(fastifyLoad.reqPerSec / nodeLoad.reqPerSec),
+    },
+    decision: {
+      decisionUs: r2(decision.decisionUs),
+      classifyUs: r2(decision.classifyUs),
+      sessionRunUs: r2(decision.sessionRunUs),
+      decisionVsSessionRunRatio: r2(decision.decisionUs / decision.sessionRunUs),
+      ratioAim: DECISION_RATIO_AIM,
+    },
+    memory: { rssAfterLoadMb: r2(rss), rssAimMb: RSS_AIM_MB },
+    startup: {
+      startToReadyMs: Math.round(startToReadyMs),
+      processStartToReadyMs: Math.round(processStartToReadyMs),
+      coldStartToReadyMs: Math.round(readyRuns[0] ?? Number.NaN),
+      runsMs: readyRuns.map(Math.round),
+      aimMs: START_TO_READY_AIM_MS,
+    },
+    durationMs: Math.round(performance.now() - started),
+  };
+
+  const rows: [string, string, string][] = [
+    [
+      "edge agent req/s (confident, nano)",
+      `${Math.round(edgeLoad.reqPerSec)}  p50 ${edgeLoad.p50Ms} ms  p99 ${edgeLoad.p99Ms} ms`,
+      "",
+    ],
+    [
+      "edge agent req/s (cache hits)",
+      `${Math.round(cachedLoad.reqPerSec)}  p50 ${cachedLoad.p50Ms} ms  p99 ${cachedLoad.p99Ms} ms`,
+      "",
+    ],
+    [
+      "node:http fixed JSON req/s",
+      `${Math.round(nodeLoad.reqPerSec)}  p50 ${nodeLoad.p50Ms} ms  p99 ${nodeLoad.p99Ms} ms`,
+      "",
+    ],
+    [
+      "fastify fixed JSON req/s",
+      `${Math.round(fastifyLoad.reqPerSec)}  p50 ${fastifyLoad.p50Ms} ms  p99 ${fastifyLoad.p99Ms} ms`,
+      "",
+    ],
+    ["edge / node:http", `${report.http.edgeVsNodeHttpRatio}×`, `aim ≥ ${HTTP_RATIO_AIM}×`],
+    ["edge (cache hits) / node:http", `${report.http.cachedVsNodeHttpRatio}×`, `aim ≥ ${HTTP_RATIO_AIM}×`],
+    ["fastify / node:http", `${report.http.fastifyVsNodeHttpRatio}×`, "framework cost"],
+    [
+      "decision / session.run",
+      `${report.decision.decisionUs} µs / ${report.decision.sessionRunUs} µs = ${report.decision.decisionVsSessionRunRatio}×`,
+      `aim ≤ ${DECISION_RATIO_AIM}×`,
+    ],
+    ["RSS after load", `${report.memory.rssAfterLoadMb} MB`, `aim ≤ ${RSS_AIM_MB} MB`],
+    [
+      "start to ready (spawn → /readyz 200)",
+      `${report.startup.startToReadyMs} ms (in-process ${report.startup.processStartToReadyMs} ms; cold ${report.startup.coldStartToReadyMs} ms)`,
+      `aim ≤ ${START_TO_READY_AIM_MS} ms`,
+    ],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  process.stdout.write(
+    `bench:edge (${cpus().length} CPUs, load ${report.machine.loadAvg1m}, ${CONNECTIONS} connections, ${LOAD_SECONDS} s each)\n`,
+  );
+  for (const [a, b, c] of rows) process.stdout.write(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}\n`);
+
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  await mkdir(dirname(OUT_FILE), { recursive: true });
+  await writeFile(OUT_FILE, json);
+  const extra = process.env["TIERGATE_BENCH_JSON"];
+  if (extra !== undefined && extra !== "") {
+    await mkdir(dirname(extra), { recursive: true });
+    await writeFile(extra, json);
+  }
+  process.stdout.write(`wrote ${OUT_FILE} in ${(report.durationMs / 1000).toFixed(1)} s\n`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill("SIGKILL");
+  clearTimeout(bound);
+}
