@@ -35,6 +35,7 @@ export function renderMarkdown(r: DemoReport, plotFile: string): string {
     `|---|---|---|`,
     `| answered at the edge | ${pct(r.edge.share)} (${r.edge.answered}) | ≥ ${pct(r.targets.edgeShareAtLeast)} |`,
     `| precision of edge answers (oos at the edge = wrong) | ${pct(r.edge.precision)} (${r.edge.correct}/${r.edge.answered}) | ≥ ${pct(r.targets.edgePrecisionAtLeast)} |`,
+    `| answered at the edge degraded (cloud not reachable in time), precision | ${pct(r.edgeDegraded.share)} (${r.edgeDegraded.answered}), ${pct(r.edgeDegraded.precision)} | |`,
     `| escalated to the cloud | ${pct(r.escalatedShare)} | |`,
     `| overall accuracy (realtime) | ${pct(r.accuracy.overall)} | |`,
     `| in-scope accuracy / out-of-scope recall | ${pct(r.accuracy.inScope)} / ${pct(r.accuracy.outOfScopeRecall)} | |`,

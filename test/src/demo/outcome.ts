@@ -3,9 +3,11 @@
 import { ErrorBodySchema, InferResultSchema, type InferResult } from "@tiergate/shared";
 import { OUT_OF_SCOPE } from "./dataset.ts";
 
-/** Where an answer came from: "edge", "escalated-<cloud tier>" (e.g. escalated-medium), "batch", or none. */
+/** Where an answer came from: "edge", "edge-degraded", "escalated-<cloud tier>" (e.g. escalated-medium), "batch", or none. */
 export type DemoPath = string;
 export const PATH_EDGE = "edge";
+/** Answered at the edge from a tier that was not confident, because the cloud was out of reach in time. */
+export const PATH_EDGE_DEGRADED = "edge-degraded";
 export const PATH_BATCH = "batch";
 export const PATH_REFUSED = "refused";
 export const PATH_DEFERRED = "deferred";
@@ -35,7 +37,7 @@ export function pathOf(result: InferResult): DemoPath {
   if (result.status === "refused") return PATH_REFUSED;
   if (result.status === "deferred") return PATH_DEFERRED;
   if (result.servedBy === undefined) return PATH_ERROR;
-  if (result.servedBy.where === "edge") return PATH_EDGE;
+  if (result.servedBy.where === "edge") return result.degraded ? PATH_EDGE_DEGRADED : PATH_EDGE;
   return `escalated-${result.servedBy.tier}`;
 }
 

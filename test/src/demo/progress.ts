@@ -1,6 +1,6 @@
 // The demo's live progress line on stderr: done, served at the edge, escalated, p50/p99. On a TTY one
 // line is rewritten in place; otherwise a line is printed every few seconds.
-import { PATH_EDGE, type Outcome } from "./outcome.ts";
+import { PATH_EDGE, PATH_EDGE_DEGRADED, type Outcome } from "./outcome.ts";
 import { percentile } from "./report.ts";
 
 export const TTY_REFRESH_MS = 250;
@@ -16,6 +16,7 @@ export class ProgressLine {
   #done = 0;
   #edge = 0;
   #escalated = 0;
+  #degraded = 0;
   #other = 0;
 
   constructor(total: number, out: NodeJS.WriteStream = process.stderr) {
@@ -29,6 +30,7 @@ export class ProgressLine {
     this.#done += 1;
     if (outcome.path === PATH_EDGE) this.#edge += 1;
     else if (outcome.path.startsWith("escalated-")) this.#escalated += 1;
+    else if (outcome.path === PATH_EDGE_DEGRADED) this.#degraded += 1;
     else this.#other += 1;
     this.#recent.push(outcome.latencyMs);
     if (this.#recent.length > LIVE_WINDOW) this.#recent.shift();
@@ -40,7 +42,7 @@ export class ProgressLine {
     const ms = (v: number | undefined): string => (v === undefined ? "–" : `${v.toFixed(1)}ms`);
     return (
       `[demo] ${this.#done}/${this.#total} done · edge ${share(this.#edge)} · escalated ${share(this.#escalated)}` +
-      ` · other ${share(this.#other)} · p50 ${ms(percentile(sorted, 50))} p99 ${ms(percentile(sorted, 99))}`
+      ` · degraded ${share(this.#degraded)} · other ${share(this.#other)} · p50 ${ms(percentile(sorted, 50))} p99 ${ms(percentile(sorted, 99))}`
     );
   }
 

@@ -130,6 +130,23 @@ describe("buildReport", () => {
   });
 });
 
+describe("degraded edge answers", () => {
+  it("are counted apart from confident edge answers, with their own precision", () => {
+    const r = buildReport(
+      [
+        outcome({ id: "1" }),
+        outcome({ id: "2", path: "edge-degraded", degraded: true, label: "weather" }),
+        outcome({ id: "3", path: "edge-degraded", degraded: true }),
+      ],
+      [],
+      RUN,
+    );
+    expect(r.edge).toMatchObject({ answered: 1, precision: 1 });
+    expect(r.edgeDegraded).toEqual({ answered: 2, share: 0.6667, precision: 0.5 });
+    expect(r.tierMix["nano (degraded)"]?.count).toBe(2);
+  });
+});
+
 describe("outcomeFromHttp", () => {
   it("reads a typed error body as refused with its code, and garbage as an error", () => {
     const base = { id: "x", gold: "balance", via: "edge-a", latencyMs: 1 };

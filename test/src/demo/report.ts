@@ -1,7 +1,7 @@
 // The demo's final report: tier mix, edge precision, accuracy, cost against an all-LLM baseline and
 // latency percentiles per path, computed from the outcomes of one run. Pure functions.
 import { CLINC150_ATTRIBUTION, OUT_OF_SCOPE } from "./dataset.ts";
-import { isCorrect, isCorrectAtEdge, PATH_EDGE, type Outcome } from "./outcome.ts";
+import { isCorrect, isCorrectAtEdge, PATH_EDGE, PATH_EDGE_DEGRADED, type Outcome } from "./outcome.ts";
 
 export const TARGET_EDGE_SHARE = 0.5;
 export const TARGET_EDGE_PRECISION = 0.96;
@@ -59,7 +59,10 @@ export type DemoReport = {
   /** Share of all realtime requests by who answered them (tier name) or how they ended. */
   tierMix: Record<string, { count: number; share: number }>;
   paths: Record<string, { count: number; share: number }>;
+  /** Confident edge answers (the cascade's claim); degraded ones are counted apart. */
   edge: { answered: number; share: number; correct: number; precision: number; oosAnsweredAtEdge: number };
+  /** Answered at the edge below its threshold because the cloud could not answer in time. */
+  edgeDegraded: { answered: number; share: number; precision: number };
   escalatedShare: number;
   accuracy: { overall: number; inScope: number; outOfScopeRecall: number; batch: number | undefined };
   degraded: number;
@@ -100,6 +103,7 @@ export function buildReport(
   const all = [...realtime, ...batch];
   const edge = realtime.filter((o) => o.path === PATH_EDGE && o.label !== undefined);
   const edgeCorrect = edge.filter(isCorrectAtEdge).length;
+  const degradedAtEdge = realtime.filter((o) => o.path === PATH_EDGE_DEGRADED && o.label !== undefined);
   const inScope = realtime.filter((o) => o.gold !== OUT_OF_SCOPE);
   const oos = realtime.filter((o) => o.gold === OUT_OF_SCOPE);
   const llmCosts = all.flatMap((o) => (o.llmCostUsd === undefined ? [] : [o.llmCostUsd]));
@@ -127,7 +131,9 @@ export function buildReport(
       outOfScope: oos.length,
     },
     tierMix: withShares(
-      countBy(realtime, (o) => o.tier ?? o.path),
+      countBy(realtime, (o) =>
+        o.path === PATH_EDGE_DEGRADED ? `${o.tier ?? "edge"} (degraded)` : (o.tier ?? o.path),
+      ),
       realtime.length,
     ),
     paths: withShares(latencyPaths, all.length),
@@ -137,6 +143,11 @@ export function buildReport(
       correct: edgeCorrect,
       precision: edgePrecision,
       oosAnsweredAtEdge: edge.filter((o) => o.gold === OUT_OF_SCOPE).length,
+    },
+    edgeDegraded: {
+      answered: degradedAtEdge.length,
+      share: round(ratio(degradedAtEdge.length, realtime.length), 4),
+      precision: round(ratio(degradedAtEdge.filter(isCorrectAtEdge).length, degradedAtEdge.length), 4),
     },
     escalatedShare: round(
       ratio(realtime.filter((o) => o.path.startsWith("escalated-")).length, realtime.length),
