@@ -8,6 +8,8 @@ export type DemoPath = string;
 export const PATH_EDGE = "edge";
 /** Answered at the edge from a tier that was not confident, because the cloud was out of reach in time. */
 export const PATH_EDGE_DEGRADED = "edge-degraded";
+/** Answered from the edge agent's result cache (a repeat of an earlier text; the answer may be a cloud one). */
+export const PATH_EDGE_CACHE = "edge-cache";
 export const PATH_BATCH = "batch";
 export const PATH_REFUSED = "refused";
 export const PATH_DEFERRED = "deferred";
@@ -36,6 +38,8 @@ export type Outcome = {
 export function pathOf(result: InferResult): DemoPath {
   if (result.status === "refused") return PATH_REFUSED;
   if (result.status === "deferred") return PATH_DEFERRED;
+  const first = result.attempts[0];
+  if (result.cached && first?.kind === "cache" && first.where === "edge") return PATH_EDGE_CACHE;
   if (result.servedBy === undefined) return PATH_ERROR;
   if (result.servedBy.where === "edge") return result.degraded ? PATH_EDGE_DEGRADED : PATH_EDGE;
   return `escalated-${result.servedBy.tier}`;

@@ -137,12 +137,14 @@ describe("degraded edge answers", () => {
         outcome({ id: "1" }),
         outcome({ id: "2", path: "edge-degraded", degraded: true, label: "weather" }),
         outcome({ id: "3", path: "edge-degraded", degraded: true }),
+        outcome({ id: "4", path: "edge-cache", tier: "llm", gold: "oos", label: "oos" }),
       ],
       [],
       RUN,
     );
     expect(r.edge).toMatchObject({ answered: 1, precision: 1 });
-    expect(r.edgeDegraded).toEqual({ answered: 2, share: 0.6667, precision: 0.5 });
+    expect(r.edgeDegraded).toEqual({ answered: 2, share: 0.5, precision: 0.5 });
+    expect(r.tierMix["edge cache"]?.count).toBe(1);
     expect(r.tierMix["nano (degraded)"]?.count).toBe(2);
   });
 });

@@ -1,7 +1,14 @@
 // The demo's final report: tier mix, edge precision, accuracy, cost against an all-LLM baseline and
 // latency percentiles per path, computed from the outcomes of one run. Pure functions.
 import { CLINC150_ATTRIBUTION, OUT_OF_SCOPE } from "./dataset.ts";
-import { isCorrect, isCorrectAtEdge, PATH_EDGE, PATH_EDGE_DEGRADED, type Outcome } from "./outcome.ts";
+import {
+  isCorrect,
+  isCorrectAtEdge,
+  PATH_EDGE,
+  PATH_EDGE_CACHE,
+  PATH_EDGE_DEGRADED,
+  type Outcome,
+} from "./outcome.ts";
 
 export const TARGET_EDGE_SHARE = 0.5;
 export const TARGET_EDGE_PRECISION = 0.96;
@@ -131,9 +138,10 @@ export function buildReport(
       outOfScope: oos.length,
     },
     tierMix: withShares(
-      countBy(realtime, (o) =>
-        o.path === PATH_EDGE_DEGRADED ? `${o.tier ?? "edge"} (degraded)` : (o.tier ?? o.path),
-      ),
+      countBy(realtime, (o) => {
+        if (o.path === PATH_EDGE_DEGRADED) return `${o.tier ?? "edge"} (degraded)`;
+        return o.path === PATH_EDGE_CACHE ? "edge cache" : (o.tier ?? o.path);
+      }),
       realtime.length,
     ),
     paths: withShares(latencyPaths, all.length),
