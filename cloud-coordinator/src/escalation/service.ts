@@ -93,6 +93,7 @@ export class EscalationService {
   async #handle(msg: Msg): Promise<void> {
     this.handled += 1;
     let req: EscalationRequest | undefined;
+    let after: (() => Promise<void>) | undefined;
     try {
       req = decode(EscalationRequestSchema, msg.data, {
         maxBytes: this.#o.maxBytes ?? DEFAULT_MAX_ESCALATION_BYTES,
@@ -107,13 +108,14 @@ export class EscalationService {
       const reply = await withSpan(
         this.#o.tracer,
         "tiergate.cloud.escalate",
-        async () => await this.#answer(request, traceId),
+        async () => await this.#answer(request, traceId, (task) => (after = task)),
         {
           parent,
           attributes: { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: req.id, [ATTR_DEVICE_ID]: req.deviceId },
         },
       );
       msg.respond(reply);
+      await after?.();
     } catch (err) {
       const e = toTiergateError(err);
       this.#o.metrics?.escalation(req?.task ?? "unknown", e.code);
@@ -129,7 +131,11 @@ export class EscalationService {
   }
 
   /** The encoded EscalationReply for `req`, from the dedup store or the cascade. */
-  async #answer(req: EscalationRequest, traceId: string | undefined): Promise<Uint8Array> {
+  async #answer(
+    req: EscalationRequest,
+    traceId: string | undefined,
+    afterReply: (task: () => Promise<void>) => void,
+  ): Promise<Uint8Array> {
     if (this.#closing) throw new TiergateError(ErrorCode.SHUTTING_DOWN, "coordinator is shutting down");
     if (this.#clock.now() >= req.deadlineAt)
       throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "the request's deadline passed before it arrived");
@@ -161,8 +167,15 @@ export class EscalationService {
           cause: checked.error,
         });
       const json = JSON.stringify(checked.data);
-      await dedup?.complete(req.id, json);
       this.#o.metrics?.escalation(req.task, result.status);
+      // Stored after the reply is sent (off the latency path); a repeat arriving meanwhile waits on
+      // this live coordinator's claim and then reads the stored reply.
+      if (dedup !== undefined)
+        afterReply(() =>
+          dedup.complete(req.id, json).catch((err: unknown) => {
+            this.#o.logger.warn("could not store a reply for deduplication", { err, requestId: req.id });
+          }),
+        );
       return Buffer.from(json, "utf8");
     } catch (err) {
       await dedup?.release(req.id).catch(() => undefined);
