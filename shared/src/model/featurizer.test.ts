@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { featureStrings, featurize, normalizeText, tokenize } from "./featurizer.ts";
+import { TOKEN_CACHE_MAX_ENTRIES, featureStrings, featurize, normalizeText, tokenize } from "./featurizer.ts";
 import type { FeaturizerSettings } from "./featurizer.ts";
 import { fnv1a32 } from "./hash.ts";
 
@@ -77,5 +77,18 @@ describe("featurizer", () => {
 
   it("cuts at maxFeatures", () => {
     expect(featurize("a b c d e f", { ...SETTINGS, maxFeatures: 4 })).toHaveLength(4);
+  });
+
+  it("gives the same ids from the token cache, also once it has filled and emptied", () => {
+    const text = "what's my balance on my 2nd card?";
+    const want = featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % SETTINGS.buckets);
+    const settings = { ...SETTINGS };
+    expect(Array.from(featurize(text, settings))).toEqual(want);
+    expect(Array.from(featurize(text, settings))).toEqual(want);
+    for (let i = 0; i <= TOKEN_CACHE_MAX_ENTRIES; i++) featurize(`t${i.toString(36)}`, settings);
+    expect(Array.from(featurize(text, settings))).toEqual(want);
+    expect(Array.from(featurize(text, { ...settings, buckets: 97 }))).toEqual(
+      featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % 97),
+    );
   });
 });

@@ -83,74 +83,108 @@ function isAlnum(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
 }
 
-function hashBytes(h: number, bytes: Uint8Array, from: number, to: number): number {
-  for (let i = from; i < to; i++) h = fnv1a32CodePoint(h, bytes[i] ?? 0);
+/** Distinct tokens whose features `featurize` keeps per settings object; the cache empties when full. */
+export const TOKEN_CACHE_MAX_ENTRIES = 50_000;
+/**
+ * Per token: [FNV state after "b:" + token + " " (as int32), word id, char n-gram ids…]. Keyed by the
+ * token as it appears in the lowercased text (apostrophes included: they fix which bytes it hashes).
+ */
+const tokenCaches = new WeakMap<FeaturizerSettings, Map<string, Int32Array>>();
+let scratch = new Int32Array(DEFAULT_MAX_FEATURES);
+
+function cacheFor(settings: FeaturizerSettings): Map<string, Int32Array> {
+  let cache = tokenCaches.get(settings);
+  if (cache === undefined) {
+    cache = new Map();
+    tokenCaches.set(settings, cache);
+  }
+  return cache;
+}
+
+/** Continues `h` with the token's bytes, apostrophes skipped (ASCII). */
+function hashToken(h: number, token: string): number {
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c !== APOSTROPHE) h = fnv1a32CodePoint(h, c);
+  }
   return h;
+}
+
+function tokenFeatures(token: string, settings: FeaturizerSettings): Int32Array {
+  const { buckets } = settings;
+  const bytes: number[] = [OPEN];
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c !== APOSTROPHE) bytes.push(c);
+  }
+  bytes.push(CLOSE);
+  const ids: number[] = [
+    fnv1a32CodePoint(hashToken(H_BIGRAM, token), 32) | 0,
+    hashToken(H_WORD, token) % buckets,
+  ];
+  if (charsOn(settings)) {
+    const { charNgramMin: lo, charNgramMax: hi } = settings;
+    for (let i = 0; i < bytes.length; i++) {
+      let h = H_CHAR;
+      for (let k = 1; k <= hi && i + k <= bytes.length; k++) {
+        h = fnv1a32CodePoint(h, bytes[i + k - 1] ?? 0);
+        if (k >= lo) ids.push(h % buckets);
+      }
+    }
+  }
+  return Int32Array.from(ids);
 }
 
 /**
  * The same ids as the general path for ASCII text (NFKC is the identity on ASCII; letters and
- * digits are [a-z0-9] after lowercasing), without regexes or intermediate strings.
+ * digits are [a-z0-9] after lowercasing), without regexes; each distinct token is hashed once and
+ * its ids kept in a bounded cache.
  */
 function featurizeAscii(text: string, settings: FeaturizerSettings): Int32Array {
   const { buckets, maxFeatures } = settings;
   const lower = text.toLowerCase();
   const n0 = lower.length;
-  // "<" token ">" bytes per token, apostrophes between letters/digits dropped.
-  const buf = new Uint8Array(n0 * 3 + 2);
-  const starts: number[] = [];
-  const ends: number[] = [];
-  let len = 0;
-  let inToken = false;
-  for (let i = 0; i < n0; i++) {
-    const c = lower.charCodeAt(i);
+  const cache = cacheFor(settings);
+  const tokens: Int32Array[] = [];
+  const words: string[] = [];
+  let from = -1;
+  for (let i = 0; i <= n0; i++) {
+    const c = i < n0 ? lower.charCodeAt(i) : 0;
     if (isAlnum(c)) {
-      if (!inToken) {
-        buf[len++] = OPEN;
-        starts.push(len);
-        inToken = true;
+      if (from < 0) from = i;
+    } else if (from >= 0 && c === APOSTROPHE && isAlnum(lower.charCodeAt(i + 1))) {
+      continue; // an apostrophe between letters/digits is dropped, the token goes on
+    } else if (from >= 0) {
+      const token = lower.slice(from, i);
+      let ids = cache.get(token);
+      if (ids === undefined) {
+        if (cache.size >= TOKEN_CACHE_MAX_ENTRIES) cache.clear();
+        ids = tokenFeatures(token, settings);
+        cache.set(token, ids);
       }
-      buf[len++] = c;
-    } else if (
-      inToken &&
-      c === APOSTROPHE &&
-      isAlnum(lower.charCodeAt(i - 1)) &&
-      isAlnum(lower.charCodeAt(i + 1))
-    ) {
-      continue;
-    } else if (inToken) {
-      ends.push(len);
-      buf[len++] = CLOSE;
-      inToken = false;
+      tokens.push(ids);
+      words.push(token);
+      from = -1;
     }
   }
-  if (inToken) {
-    ends.push(len);
-    buf[len] = CLOSE;
-  }
-  const count = starts.length;
-  const out = new Int32Array(maxFeatures);
+  if (scratch.length < maxFeatures) scratch = new Int32Array(maxFeatures);
+  const out = scratch;
+  const count = tokens.length;
   let n = 0;
-  for (let t = 0; t < count && n < maxFeatures; t++)
-    out[n++] = hashBytes(H_WORD, buf, starts[t] ?? 0, ends[t] ?? 0) % buckets;
+  for (let t = 0; t < count && n < maxFeatures; t++) out[n++] = tokens[t]?.[1] ?? 0;
   if (settings.wordNgrams >= 2) {
     for (let t = 0; t + 1 < count && n < maxFeatures; t++) {
-      const h = hashBytes(H_BIGRAM, buf, starts[t] ?? 0, ends[t] ?? 0);
-      out[n++] = hashBytes(fnv1a32CodePoint(h, 32), buf, starts[t + 1] ?? 0, ends[t + 1] ?? 0) % buckets;
+      // The cached "b:" + token + " " state, continued over the next token's bytes.
+      out[n++] = hashToken((tokens[t]?.[0] ?? 0) >>> 0, words[t + 1] ?? "") % buckets;
     }
   }
   if (charsOn(settings)) {
-    const { charNgramMin: lo, charNgramMax: hi } = settings;
     for (let t = 0; t < count && n < maxFeatures; t++) {
-      const from = (starts[t] ?? 1) - 1;
-      const to = (ends[t] ?? 0) + 1;
-      for (let i = from; i < to && n < maxFeatures; i++) {
-        let h = H_CHAR;
-        for (let k = 1; k <= hi && i + k <= to && n < maxFeatures; k++) {
-          h = fnv1a32CodePoint(h, buf[i + k - 1] ?? 0);
-          if (k >= lo) out[n++] = h % buckets;
-        }
-      }
+      const ids = tokens[t];
+      if (ids === undefined) continue;
+      const take = Math.min(ids.length - 2, maxFeatures - n);
+      out.set(ids.subarray(2, 2 + take), n);
+      n += take;
     }
   }
   return out.slice(0, n);
