@@ -8,8 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MANIFEST_FILE, MODEL_FILE, readManifest } from "@tiergate/shared";
+import { MANIFEST_FORMAT_VERSION, sha256Hex } from "@tiergate/shared/internal";
 import type { ModelManifest } from "@tiergate/shared";
-import { sha256Hex } from "@tiergate/shared/internal";
 import { dataSha256 } from "../../../cloud-coordinator/src/training/data.ts";
 import { DEFAULT_SEED, trainModel } from "../../../cloud-coordinator/src/training/pipeline.ts";
 import { PRESETS, PRESET_NAMES } from "../../../cloud-coordinator/src/training/presets.ts";
@@ -75,9 +75,21 @@ export interface EnsuredModel {
   trained: boolean;
 }
 
+/** The manifest's formatVersion (the graph's version), read before the schema would refuse an old one. */
+async function graphVersion(dir: string): Promise<unknown> {
+  try {
+    const raw = JSON.parse(await readFile(join(dir, MANIFEST_FILE), "utf8")) as { formatVersion?: unknown };
+    return raw.formatVersion;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Why `dir` cannot be reused for `preset`, or undefined when it is fresh. */
 export async function staleReason(dir: string, preset: PresetName, dataHash: string, seed: number): Promise<string | undefined> {
   if (!existsSync(join(dir, MANIFEST_FILE))) return "missing";
+  const graph = await graphVersion(dir);
+  if (graph !== MANIFEST_FORMAT_VERSION) return `graph version ${String(graph)}, want ${MANIFEST_FORMAT_VERSION}`;
   let manifest: ModelManifest;
   try {
     manifest = await readManifest(dir);
