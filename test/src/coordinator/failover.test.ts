@@ -103,5 +103,7 @@ describe("coordinator failover", () => {
       expect(r.reply.id).toBe(id);
       expect(r.reply.result.status).toBe("answered");
     }
+    // The survivor stops gracefully on SIGTERM (reverse order of start) and exits 0.
+    expect(await b.stop()).toEqual({ code: 0, signal: null });
   });
 });
