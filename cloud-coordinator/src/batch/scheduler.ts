@@ -81,37 +81,31 @@ export class BatchScheduler {
           details: [{ path: ["items", i, "task"], message: "unknown task" }],
         });
     }
-    const existing = await this.#o.store.meta(submission.batchId);
-    if (existing !== undefined) {
-      const outcome: SubmitOutcome = {
-        type: "duplicate",
-        batchId: submission.batchId,
-        status: existing.status,
-        scheduledFor: existing.scheduledFor ?? existing.submittedAt,
-      };
-      // The status record is written before the job; a record without its job (a crash in between)
-      // is repaired by adding the job now.
-      if (existing.status === "completed" || existing.status === "failed") return outcome;
-      if ((await this.queue.getJob(submission.batchId)) !== undefined) return outcome;
-    }
-
     const now = this.#clock.now();
     const windowDelay =
       this.#o.forceOffPeak === true ? 0 : offPeakDelayMs(new Date(now), policy.batch.offPeak);
-    const scheduledFor = existing?.scheduledFor ?? now + windowDelay;
+    const freshStatus: BatchStatus = windowDelay > 0 ? "delayed" : "queued";
+    const fresh = {
+      batchId: submission.batchId,
+      source: submission.source,
+      status: freshStatus,
+      itemIds: submission.items.map((i) => i.id),
+      submittedAt: submission.submittedAt,
+      scheduledFor: now + windowDelay,
+      ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
+    };
+    // The status record first (SET NX: the one atomic "is this batch id new?"), the job second.
+    const created = await this.#o.store.create(fresh);
+    const existing = created ? fresh : await this.#o.store.meta(submission.batchId);
+    const scheduledFor = existing?.scheduledFor ?? fresh.scheduledFor;
+    const status = existing?.status ?? fresh.status;
+    if (!created) {
+      const outcome: SubmitOutcome = { type: "duplicate", batchId: submission.batchId, status, scheduledFor };
+      // A record without its job (a crash between the two writes) is repaired by adding the job now.
+      if (status === "completed" || status === "failed") return outcome;
+      if ((await this.queue.getJob(submission.batchId)) !== undefined) return outcome;
+    }
     const delay = Math.max(0, scheduledFor - now);
-    const status: BatchStatus = delay > 0 ? "delayed" : "queued";
-    const created =
-      existing === undefined &&
-      (await this.#o.store.create({
-        batchId: submission.batchId,
-        source: submission.source,
-        status,
-        itemIds: submission.items.map((i) => i.id),
-        submittedAt: submission.submittedAt,
-        scheduledFor,
-        ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
-      }));
     // Idempotent by jobId: a concurrent duplicate submission adds nothing.
     await this.queue.add(
       BATCH_JOB_NAME,

@@ -82,6 +82,25 @@ export class BatchStore {
     await this.#redis.set(this.#meta(id), JSON.stringify({ ...meta, ...change }), "PX", this.#retentionMs);
   }
 
+  /** Replaces the status record (the worker holds the job, so nobody else writes it meanwhile). */
+  async save(meta: BatchMeta): Promise<void> {
+    await this.#redis.set(this.#meta(meta.batchId), JSON.stringify(meta), "PX", this.#retentionMs);
+  }
+
+  /** The status record and the results so far, in one round trip. */
+  async open(id: string): Promise<{ meta: BatchMeta | undefined; results: Map<string, InferResult> }> {
+    const replies = await this.#redis.multi().get(this.#meta(id)).hgetall(this.#results(id)).exec();
+    const rawMeta = replies?.[0]?.[1];
+    const rawResults = replies?.[1]?.[1];
+    const parsed = typeof rawMeta === "string" ? BatchMetaSchema.safeParse(JSON.parse(rawMeta)) : undefined;
+    return {
+      meta: parsed?.success === true ? parsed.data : undefined,
+      results: parseResults(
+        typeof rawResults === "object" && rawResults !== null ? (rawResults as Record<string, string>) : {},
+      ),
+    };
+  }
+
   async putResult(id: string, result: InferResult): Promise<void> {
     await this.#redis
       .multi()
@@ -92,13 +111,7 @@ export class BatchStore {
 
   /** Results stored so far, by item id. */
   async results(id: string): Promise<Map<string, InferResult>> {
-    const raw = await this.#redis.hgetall(this.#results(id));
-    const out = new Map<string, InferResult>();
-    for (const [itemId, json] of Object.entries(raw)) {
-      const parsed = InferResultSchema.safeParse(JSON.parse(json));
-      if (parsed.success) out.set(itemId, parsed.data);
-    }
-    return out;
+    return parseResults(await this.#redis.hgetall(this.#results(id)));
   }
 
   /** The API view: status plus results in submission order. */
@@ -121,4 +134,13 @@ export class BatchStore {
     if (meta.error !== undefined) view.error = meta.error;
     return view;
   }
+}
+
+function parseResults(raw: Record<string, string>): Map<string, InferResult> {
+  const out = new Map<string, InferResult>();
+  for (const [itemId, json] of Object.entries(raw)) {
+    const parsed = InferResultSchema.safeParse(JSON.parse(json));
+    if (parsed.success) out.set(itemId, parsed.data);
+  }
+  return out;
 }

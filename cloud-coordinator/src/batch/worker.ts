@@ -26,7 +26,7 @@ import type { Cascade } from "../escalation/cascade.ts";
 import { systemClock, type Clock } from "../escalation/types.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
 import { BatchJobDataSchema, DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
-import type { BatchStore } from "./store.ts";
+import type { BatchMeta, BatchStore } from "./store.ts";
 
 /** Time one batch item may take through the cascade. */
 export const DEFAULT_BATCH_ITEM_DEADLINE_MS = 60_000;
@@ -117,8 +117,19 @@ export class BatchWorker {
       "tiergate.cloud.batch",
       async () => {
         const id = submission.batchId;
-        await this.#o.store.update(id, { status: "running", startedAt: this.#clock.now() });
-        const done = await this.#o.store.results(id);
+        const opened = await this.#o.store.open(id);
+        // The scheduler writes the record before the job; rebuild it if it went missing.
+        const meta: BatchMeta = opened.meta ?? {
+          batchId: id,
+          source: submission.source,
+          status: "queued",
+          itemIds: submission.items.map((i) => i.id),
+          submittedAt: submission.submittedAt,
+          ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
+        };
+        const startedAt = this.#clock.now();
+        await this.#o.store.save({ ...meta, status: "running", startedAt });
+        const done = opened.results;
         for (const item of submission.items) {
           if (done.has(item.id)) continue;
           const result = await this.#runItem(item);
@@ -129,7 +140,7 @@ export class BatchWorker {
         if (submission.source === "edge" && submission.deviceId !== undefined) {
           await this.#publish(submission.deviceId, id, submission.items, done);
         }
-        await this.#o.store.update(id, { status: "completed", completedAt: this.#clock.now() });
+        await this.#o.store.save({ ...meta, status: "completed", startedAt, completedAt: this.#clock.now() });
         this.#o.metrics?.batch(submission.source, "completed");
         return { items: submission.items.length };
       },
