@@ -73,7 +73,6 @@ export async function runEdgeTiers(
             durationMs: options.clock.now() - started,
           };
           if (t.threshold !== undefined) attempt.threshold = t.threshold;
-          options.metrics.confidence.observe({ task: options.taskId, tier: t.tier.name }, score);
         } catch (thrown) {
           // A failing model is one tier fewer, not a failed request: the cascade goes on.
           const err = toTiergateError(thrown, ErrorCode.INTERNAL);
@@ -84,10 +83,7 @@ export async function runEdgeTiers(
             error: { code: err.code, message: err.message },
           };
         }
-        options.metrics.tierLatency.observe(
-          { task: options.taskId, tier: t.tier.name },
-          attempt.durationMs / 1000,
-        );
+        options.metrics.tier(options.taskId, t.tier.name, attempt.confidence, attempt.durationMs);
         span.setAttributes({
           [ATTR_TIER]: t.tier.name,
           [ATTR_MODEL_VERSION]: t.model.version,

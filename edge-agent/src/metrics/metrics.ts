@@ -32,6 +32,14 @@ export class EdgeMetrics {
   readonly rttEstimate: Gauge;
   readonly natsConnected: Gauge;
   readonly badRequests: Counter<"code">;
+  readonly #outcomeChildren = new Map<
+    string,
+    { requests: Counter.Internal; latency: Histogram.Internal<"task" | "tier"> }
+  >();
+  readonly #tierChildren = new Map<
+    string,
+    { confidence: Histogram.Internal<"task" | "tier">; latency: Histogram.Internal<"task" | "tier"> }
+  >();
   /** Plain counters for the heartbeat. */
   readonly totals: Record<Outcome | "cacheHits" | "badRequests", number> = {
     served: 0,
@@ -145,8 +153,33 @@ export class EdgeMetrics {
 
   outcome(task: string, outcome: Outcome, tier: string, durationMs: number): void {
     this.totals[outcome]++;
-    this.requests.inc({ task, outcome, tier });
-    this.latency.observe({ task, tier }, durationMs / 1000);
+    const key = `${task}\u0000${outcome}\u0000${tier}`;
+    let children = this.#outcomeChildren.get(key);
+    if (children === undefined) {
+      // Label children are looked up once per label set: the hot path skips prom-client's hashing.
+      children = {
+        requests: this.requests.labels(task, outcome, tier),
+        latency: this.latency.labels(task, tier),
+      };
+      this.#outcomeChildren.set(key, children);
+    }
+    children.requests.inc();
+    children.latency.observe(durationMs / 1000);
+  }
+
+  /** Per-tier confidence and duration of one edge model call. */
+  tier(task: string, tier: string, confidence: number | undefined, durationMs: number): void {
+    const key = `${task}\u0000${tier}`;
+    let children = this.#tierChildren.get(key);
+    if (children === undefined) {
+      children = {
+        confidence: this.confidence.labels(task, tier),
+        latency: this.tierLatency.labels(task, tier),
+      };
+      this.#tierChildren.set(key, children);
+    }
+    if (confidence !== undefined) children.confidence.observe(confidence);
+    children.latency.observe(durationMs / 1000);
   }
 
   egress(channel: Egress, counts: Readonly<Record<string, number>>): void {

@@ -6,7 +6,7 @@
 //     framework choice, measured); plus the same requests answered from the cache.
 //  2. In-process decision time (EdgeEngine.infer: validation, featurizing, nano, acceptance rule,
 //     action) against raw session.run on already featurized input (ratio, aim ≤ 1.5).
-//  3. RSS of the agent after the load (aim ≤ 150 MB with nano and small loaded).
+//  3. RSS of the agent after the load (aim ≤ 150 MB with nano and small loaded), fp32 and int8 models.
 //  4. Start-to-ready: spawning `tiergate-edge start` until /readyz answers 200 (aim ≤ 500 ms).
 // Bounded under 90 s; prints a table and writes reports/bench-edge.json (and $TIERGATE_BENCH_JSON).
 import { spawn, type ChildProcess } from "node:child_process";
@@ -25,7 +25,7 @@ import { REPO_ROOT } from "../models/ensure-models.ts";
 import { EDGE_BIN, edgeModels, TASK, writePolicy } from "../edge/support.ts";
 
 export const CONNECTIONS = 64;
-export const LOAD_SECONDS = 5;
+export const LOAD_SECONDS = 4;
 export const WARMUP_SECONDS = 1;
 export const DECISION_CALLS = 2_000;
 export const DECISION_WARMUP = 300;
@@ -202,6 +202,9 @@ async function main(): Promise<void> {
   const cacheDir = join(dir.path, "cached");
   await mkdir(cacheDir);
   const policyCache = await writePolicy(cacheDir, { cache: true });
+  const int8Dir = join(dir.path, "int8");
+  await mkdir(int8Dir);
+  const policyInt8 = await writePolicy(int8Dir, { cache: false, int8: true });
   const bodies = CONFIDENT.map((input) => JSON.stringify({ task: TASK, input }));
 
   // 4. start-to-ready (the first run also fills the compile cache)
@@ -230,6 +233,10 @@ async function main(): Promise<void> {
   const edgeLoad = await load(agent.url, bodies);
   const rss = await rssMb(agent.url);
   await stop(agent.child);
+  const int8 = await startAgent(policyInt8, join(dir.path, "agent-int8"), natsUrl);
+  const int8Load = await load(int8.url, bodies);
+  const rssInt8 = await rssMb(int8.url);
+  await stop(int8.child);
   const cached = await startAgent(policyCache, join(dir.path, "agent-cache"), natsUrl);
   const cachedLoad = await load(cached.url, bodies);
   await stop(cached.child);
@@ -260,10 +267,12 @@ async function main(): Promise<void> {
     http: {
       edgeAgent: edgeLoad,
       edgeAgentCacheHits: cachedLoad,
+      edgeAgentInt8Models: int8Load,
       nodeHttpFixedJson: nodeLoad,
       fastifyFixedJson: fastifyLoad,
       edgeVsNodeHttpRatio: r2(edgeLoad.reqPerSec / nodeLoad.reqPerSec),
       cachedVsNodeHttpRatio: r2(cachedLoad.reqPerSec / nodeLoad.reqPerSec),
+      int8VsNodeHttpRatio: r2(int8Load.reqPerSec / nodeLoad.reqPerSec),
       ratioAim: HTTP_RATIO_AIM,
       fastifyVsNodeHttpRatio: r2(fastifyLoad.reqPerSec / nodeLoad.reqPerSec),
     },
@@ -274,7 +283,7 @@ async function main(): Promise<void> {
       decisionVsSessionRunRatio: r2(decision.decisionUs / decision.sessionRunUs),
       ratioAim: DECISION_RATIO_AIM,
     },
-    memory: { rssAfterLoadMb: r2(rss), rssAimMb: RSS_AIM_MB },
+    memory: { rssAfterLoadMb: r2(rss), rssAfterLoadInt8Mb: r2(rssInt8), rssAimMb: RSS_AIM_MB },
     startup: {
       startToReadyMs: Math.round(startToReadyMs),
       processStartToReadyMs: Math.round(processStartToReadyMs),
@@ -314,7 +323,16 @@ async function main(): Promise<void> {
       `${report.decision.decisionUs} µs / ${report.decision.sessionRunUs} µs = ${report.decision.decisionVsSessionRunRatio}×`,
       `aim ≤ ${DECISION_RATIO_AIM}×`,
     ],
-    ["RSS after load", `${report.memory.rssAfterLoadMb} MB`, `aim ≤ ${RSS_AIM_MB} MB`],
+    [
+      "RSS after load",
+      `${report.memory.rssAfterLoadMb} MB (int8 models: ${report.memory.rssAfterLoadInt8Mb} MB)`,
+      `aim ≤ ${RSS_AIM_MB} MB`,
+    ],
+    [
+      "edge agent req/s (int8 models)",
+      `${Math.round(int8Load.reqPerSec)}  p50 ${int8Load.p50Ms} ms  p99 ${int8Load.p99Ms} ms`,
+      `${report.http.int8VsNodeHttpRatio}× node:http`,
+    ],
     [
       "start to ready (spawn → /readyz 200)",
       `${report.startup.startToReadyMs} ms (in-process ${report.startup.processStartToReadyMs} ms; cold ${report.startup.coldStartToReadyMs} ms)`,

@@ -33,17 +33,25 @@ export type PolicyOptions = {
   batchMaxItems?: number;
   cache?: boolean;
   neverEscalate?: string[];
+  /** Use the int8-quantized models. */
+  int8?: boolean;
 };
 
-/** Trains nano and small into <repo>/models when missing (minutes, once) and returns their dirs. */
-export async function edgeModels(): Promise<{ nano: string; small: string }> {
-  const models = await ensureModels({ presets: ["nano", "small"], quantize: false });
-  const dir = (p: string) => models.find((m) => m.preset === p)?.dir ?? join(REPO_ROOT, "models", p);
+/**
+ * Trains nano and small into <repo>/models when missing (minutes, once) and returns their dirs; with
+ * `int8`, the int8-quantized variants.
+ */
+export async function edgeModels(int8 = false): Promise<{ nano: string; small: string }> {
+  const models = await ensureModels({ presets: ["nano", "small"], quantize: int8 });
+  const dir = (p: string): string => {
+    const m = models.find((x) => x.preset === p);
+    return (int8 ? m?.int8Dir : m?.dir) ?? join(REPO_ROOT, "models", int8 ? `${p}-int8` : p);
+  };
   return { nano: dir("nano"), small: dir("small") };
 }
 
 export async function writePolicy(dir: string, options: PolicyOptions = {}): Promise<string> {
-  const { nano, small } = await edgeModels();
+  const { nano, small } = await edgeModels(options.int8 ?? false);
   const tiers = [
     // nano: a target precision, turned into a threshold by its manifest (≈0.90); small: a fixed threshold.
     { name: "nano", where: "edge", model: nano, accept: { rule: "max-prob", targetPrecision: 0.97 } },
