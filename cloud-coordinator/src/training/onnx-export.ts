@@ -4,10 +4,13 @@
 //   lengths int64 [N]        features per text (its shape gives N)
 // Graph:
 //   rows   = Gather(rowMap, ids)                  bucket → kept row (unknown → zero row R)
-//   w      = Gather(known, rows)                  1 for rows training kept, 0 otherwise
-//   emb    = Gather(E, rows)                      row R is zeros (int8: Cast(Gather(Eq, rows)) · (w · scale[rows]))
-//   sum    = ScatterND(zeros[N, D], segments, emb, reduction=add)   per-text sum
-//   count  = ScatterND(zeros[N, 1], segments, w, reduction=add)
+//   emb    = Gather(E', rows)                     [T, D+1]: E' = [E | known], known 1 for rows training
+//                                                 kept, row R all zeros (int8: Concat(Cast(Gather(Eq,
+//                                                 rows)) · scale[rows], known[rows]), scale[R] = 0)
+//   s      = ScatterND(zeros[N, D+1], segments, emb, reduction=add)   per-text sum and count
+//   sum    = s[:, :D];  count = s[:, D]
+// (Graph version 3. Version 2 summed the count in a second ScatterND over [T, 1]; ORT's ScatterND
+// costs per index, so that one cost as much as summing the embeddings.)
 //   h      = sum / max(count, 1)                  mean of known features
 //   h      = Relu(Gemm(h, W1, b1))                when the preset has a hidden layer
 //   logits = Gemm(h, W2, b2);  probs = Softmax(logits · 1/temperature)
@@ -80,46 +83,51 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   const { rowsKept: R, dim: D, classes: C } = w;
   const init: OnnxTensor[] = [];
   const nodes: OnnxNode[] = [];
-  const known = new Float32Array(R + 1).fill(1);
-  known[R] = 0;
-  const table = new Float32Array((R + 1) * D);
-  table.set(w.embedding);
   init.push({
     name: "row_map",
     dims: [w.rowMap.length],
     dataType: OnnxType.INT32,
     rawData: rawBytes(w.rowMap),
   });
-  init.push(i64("axis1", [1n]), i64("dim_d", [BigInt(D)]), i64("dim_1", [1n]));
+  init.push(i64("axis1", [1n]), i64("dim_d1", [BigInt(D + 1)]));
+  init.push(i64("zero_1", [0n]), i64("dim_d", [BigInt(D)]));
   init.push(f32("one", [], new Float32Array([1])));
   init.push(f32("inv_temperature", [], new Float32Array([1 / options.temperature])));
-  init.push(f32("known", [R + 1], known));
   nodes.push(node("Gather", ["row_map", "ids"], ["rows"], [int("axis", 0)]));
-  nodes.push(node("Gather", ["known", "rows"], ["weight"], [int("axis", 0)]));
   if (options.quantize) {
+    const table = new Float32Array((R + 1) * D);
+    table.set(w.embedding);
+    const known = new Float32Array(R + 1).fill(1);
+    known[R] = 0;
     const { q, scale } = quantizeRows(table, R + 1, D);
-    scale[R] = 0;
+    scale[R] = 0; // the unknown row adds nothing
     init.push({ name: "emb_q", dims: [R + 1, D], dataType: OnnxType.INT8, rawData: rawBytes(q) });
-    init.push(f32("emb_scale", [R + 1], scale));
+    init.push(f32("emb_scale", [R + 1, 1], scale), f32("known", [R + 1, 1], known));
     nodes.push(node("Gather", ["emb_scale", "rows"], ["scale_rows"], [int("axis", 0)]));
-    nodes.push(node("Mul", ["weight", "scale_rows"], ["emb_weight"]));
+    nodes.push(node("Gather", ["known", "rows"], ["weight"], [int("axis", 0)]));
     nodes.push(node("Gather", ["emb_q", "rows"], ["emb_q_rows"], [int("axis", 0)]));
     nodes.push(node("Cast", ["emb_q_rows"], ["emb_rows"], [int("to", OnnxType.FLOAT)]));
-    nodes.push(node("Unsqueeze", ["emb_weight", "axis1"], ["emb_weight2"]));
-    nodes.push(node("Mul", ["emb_rows", "emb_weight2"], ["weighted"]));
+    nodes.push(node("Mul", ["emb_rows", "scale_rows"], ["scaled_rows"]));
+    nodes.push(node("Concat", ["scaled_rows", "weight"], ["weighted"], [int("axis", 1)]));
   } else {
-    init.push(f32("embedding", [R + 1, D], table));
-    // The unknown row R is all zeros, so the fp32 sum needs no weighting.
+    // Column D is 1 for rows training kept and 0 for the unknown row R (all zeros), so one Gather
+    // and one ScatterND give both the sum and the count of known features.
+    const table = new Float32Array((R + 1) * (D + 1));
+    for (let r = 0; r < R; r++) {
+      table.set(w.embedding.subarray(r * D, (r + 1) * D), r * (D + 1));
+      table[r * (D + 1) + D] = 1;
+    }
+    init.push(f32("embedding", [R + 1, D + 1], table));
     nodes.push(node("Gather", ["embedding", "rows"], ["weighted"], [int("axis", 0)]));
   }
-  nodes.push(node("Unsqueeze", ["weight", "axis1"], ["weight2"]));
   nodes.push(node("Shape", ["lengths"], ["n"]));
-  nodes.push(node("Concat", ["n", "dim_d"], ["shape_nd"], [int("axis", 0)]));
-  nodes.push(node("Concat", ["n", "dim_1"], ["shape_n1"], [int("axis", 0)]));
-  nodes.push(node("ConstantOfShape", ["shape_nd"], ["zeros_nd"]));
-  nodes.push(node("ConstantOfShape", ["shape_n1"], ["zeros_n1"]));
-  nodes.push(node("ScatterND", ["zeros_nd", "segments", "weighted"], ["summed"], [str("reduction", "add")]));
-  nodes.push(node("ScatterND", ["zeros_n1", "segments", "weight2"], ["count"], [str("reduction", "add")]));
+  nodes.push(node("Concat", ["n", "dim_d1"], ["shape_nd1"], [int("axis", 0)]));
+  nodes.push(node("ConstantOfShape", ["shape_nd1"], ["zeros_nd1"]));
+  nodes.push(
+    node("ScatterND", ["zeros_nd1", "segments", "weighted"], ["summed1"], [str("reduction", "add")]),
+  );
+  nodes.push(node("Slice", ["summed1", "zero_1", "dim_d", "axis1"], ["summed"]));
+  nodes.push(node("Slice", ["summed1", "dim_d", "dim_d1", "axis1"], ["count"]));
   nodes.push(node("Max", ["count", "one"], ["count1"]));
   nodes.push(node("Div", ["summed", "count1"], ["bag"]));
   let h = "bag";

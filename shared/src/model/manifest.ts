@@ -6,8 +6,12 @@ import { FeaturizerSettingsSchema } from "./featurizer.ts";
 export const MODEL_FILE = "model.onnx";
 export const MANIFEST_FILE = "manifest.json";
 export const MANIFEST_FORMAT = "tiergate-model";
-/** 2: ragged graph inputs (ids, segments, lengths). */
-export const MANIFEST_FORMAT_VERSION = 2;
+/**
+ * The graph's version. 2: ragged inputs (ids, segments, lengths). 3: the same inputs; the count of
+ * known features rides in the embedding table's last column (one ScatterND, not two). ensureModels
+ * retrains models of another version.
+ */
+export const MANIFEST_FORMAT_VERSION = 3;
 /** Graph input/output names every tiergate model uses. */
 export const MODEL_IO = {
   ids: "ids",
