@@ -33,6 +33,8 @@ export const DEFAULT_BATCH_ITEM_DEADLINE_MS = 60_000;
 /** How often BullMQ looks for stalled jobs (a worker that died holding one); they are run again. */
 export const DEFAULT_STALLED_INTERVAL_MS = 5_000;
 export const DEFAULT_MAX_STALLED_COUNT = 3;
+/** A policy rate at or above this is "unlimited": no BullMQ limiter (it costs a Redis call per job). */
+export const UNLIMITED_RATE_PER_SECOND = 100_000;
 
 export type BatchWorkerOptions = {
   redis: Redis;
@@ -75,7 +77,9 @@ export class BatchWorker {
       {
         connection: options.redis,
         concurrency: batch.concurrency,
-        limiter: limiterFor(batch.ratePerSecond),
+        ...(batch.ratePerSecond >= UNLIMITED_RATE_PER_SECOND
+          ? {}
+          : { limiter: limiterFor(batch.ratePerSecond) }),
         stalledInterval: options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
         maxStalledCount: DEFAULT_MAX_STALLED_COUNT,
         ...(options.lockDurationMs === undefined ? {} : { lockDuration: options.lockDurationMs }),
@@ -128,7 +132,10 @@ export class BatchWorker {
           ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
         };
         const startedAt = this.#clock.now();
-        await this.#o.store.save({ ...meta, status: "running", startedAt });
+        // Sent now, awaited before completion: Redis runs one connection's commands in order, so the
+        // first item's cascade need not wait for this write.
+        const running = this.#o.store.save({ ...meta, status: "running", startedAt });
+        running.catch(() => undefined);
         const done = opened.results;
         for (const item of submission.items) {
           if (done.has(item.id)) continue;
@@ -137,6 +144,7 @@ export class BatchWorker {
           done.set(item.id, result);
           this.#o.metrics?.batch(submission.source, "item");
         }
+        await running;
         if (submission.source === "edge" && submission.deviceId !== undefined) {
           await this.#publish(submission.deviceId, id, submission.items, done);
         }
