@@ -9,12 +9,15 @@ describe("collectRatios", () => {
         batching: [{ callers: 256, speedup: 14.2 }],
         classifyVsRawRatio: 1.1,
         note: "ratio",
+        durationMs: 1234,
+        vs_raw_ratio: 0.9,
       },
     };
     expect(collectRatios(data)).toEqual({
       "result.http.ratio": 0.62,
       "result.batching.0.speedup": 14.2,
       "result.classifyVsRawRatio": 1.1,
+      "result.vs_raw_ratio": 0.9,
     });
   });
 });

@@ -23,8 +23,11 @@ export type BenchReport = {
   benches: BenchEntry[];
 };
 
-/** Field names that hold a ratio against a baseline (`ratio`, `vsRawRatio`, `speedup`). */
-export const RATIO_KEY = /ratio|speedup/i;
+/**
+ * Field names that hold a ratio against a baseline: `ratio`, `vsRawRatio`, `vs_raw_ratio`, `speedup`,
+ * `speedupVsOneByOne` — but not words that merely contain the letters (`durationMs`).
+ */
+export const RATIO_KEY = /Ratio|(^|[_-])ratio|speedup|Speedup/;
 /** Field names that hold the aim a ratio is compared with (reported next to it, not as a ratio). */
 export const AIM_KEY = /aim|target|goal|limit|threshold/i;
 export const MAX_RATIO_DEPTH = 8;

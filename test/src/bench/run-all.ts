@@ -27,8 +27,8 @@ const HELP = `usage: npm run bench [-- --out DIR] [--only NAME,...]
 Runs ${BENCHES.map((b) => `npm run ${b.script} (≤ ${b.timeoutMs / 1000} s)`).join(", ")} one after the
 other, then writes bench.json and bench.md (default folder: reports/) with every ratio each benchmark
 reported against its baseline measured in the same run. Each benchmark gets ${BENCH_JSON_ENV}=<file>
-to write its JSON to; JSON files it writes under reports/ and a JSON object printed as its last
-output line are picked up too.`;
+to write its JSON to; when it does not, the JSON files it wrote under reports/ are taken, and
+failing those a JSON object printed as its last output line.`;
 
 type RunResult = { exitCode: number | null; timedOut: boolean; durationMs: number; output: string };
 
@@ -127,7 +127,9 @@ async function runBench(
     data["result"] = JSON.parse(await readFile(jsonFile, "utf8")) as unknown;
     sources.push(relative(REPO_ROOT, jsonFile));
   }
-  for (const file of await jsonFilesSince(join(REPO_ROOT, "reports"), since, exclude)) {
+  // Without the file asked for, take the JSON files it wrote under reports/ instead.
+  const written = sources.length > 0 ? [] : await jsonFilesSince(join(REPO_ROOT, "reports"), since, exclude);
+  for (const file of written) {
     try {
       data[relative(REPO_ROOT, file)] = JSON.parse(await readFile(file, "utf8")) as unknown;
       sources.push(relative(REPO_ROOT, file));
