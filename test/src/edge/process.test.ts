@@ -1,6 +1,7 @@
 // The agent as a process (`tiergate-edge start`): a SIGKILL while the outbox holds 1,000 requests
 // loses none and duplicates none, every deferred result can then be fetched, and bad input never
 // takes the process down.
+import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -61,6 +62,29 @@ async function startAgent(args: {
     readyTimeoutMs: 60_000,
   });
   return { handle, base: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * POST with node:http: the server may answer 413 and close before a 2 MB body is written, so the
+ * answer counts even when the write fails afterwards (fetch would report only EPIPE).
+ */
+function rawPost(url: string, contentType: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { "content-type": contentType, "content-length": Buffer.byteLength(body) };
+    let answered = false;
+    const req = request(url, { method: "POST", headers }, (res) => {
+      answered = true;
+      let text = "";
+      res.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", reject);
+    });
+    req.on("error", (err) => {
+      // EPIPE/ECONNRESET while writing a body the server already refused: its answer still counts.
+      if (!answered) setTimeout(() => (answered ? undefined : reject(err)), 1_000);
+    });
+    req.end(body);
+  });
 }
 
 async function inChunks<T>(n: number, size: number, fn: (i: number) => Promise<T>): Promise<T[]> {
@@ -248,12 +272,8 @@ describe("edge agent process", () => {
       },
     ];
     for (const c of cases) {
-      const res = await fetch(`${agent.base}/v1/infer`, {
-        method: "POST",
-        headers: { "content-type": c.contentType ?? "application/json" },
-        body: c.body,
-      });
-      const json = (await res.json()) as { error?: { code?: string; message?: string } };
+      const res = await rawPost(`${agent.base}/v1/infer`, c.contentType ?? "application/json", c.body);
+      const json = JSON.parse(res.body) as { error?: { code?: string; message?: string } };
       expect({ name: c.name, status: res.status, code: json.error?.code }).toEqual({
         name: c.name,
         status: c.status,
