@@ -57,6 +57,10 @@ export async function runCoordinator(settings: StartSettings, io: MainIo): Promi
 
     const redis = new Redis(settings.redis, { lazyConnect: true, maxRetriesPerRequest: 3 });
     const bullRedis = new Redis(settings.redis, { lazyConnect: true, maxRetriesPerRequest: null });
+    for (const client of [redis, bullRedis]) {
+      // ioredis reconnects by itself; errors are logged, not thrown (an unhandled 'error' event would be).
+      client.on("error", (err: Error) => logger.warn("redis connection error", { err: err.message }));
+    }
     await redis.connect();
     await bullRedis.connect();
     stack.push({

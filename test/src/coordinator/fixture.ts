@@ -100,7 +100,17 @@ export function policyFor(mediumDir: string, llmUrl: string, extra: Partial<Poli
   };
 }
 
-export async function startFixture(extra: Partial<PolicyInput> = {}): Promise<Fixture> {
+export type FixtureOptions = {
+  /** Keep Redis data across `redis.restart()` (append-only file). */
+  redisAppendonly?: boolean;
+  /** Fixed stand-in latency per chat answer. */
+  llmLatencyMs?: number;
+};
+
+export async function startFixture(
+  extra: Partial<PolicyInput> = {},
+  options: FixtureOptions = {},
+): Promise<Fixture> {
   const cleanup: (() => Promise<void>)[] = [];
   const dispose = async (): Promise<void> => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -110,10 +120,14 @@ export async function startFixture(extra: Partial<PolicyInput> = {}): Promise<Fi
     if (medium === undefined) throw new Error("no medium model");
     const nats = await startNatsServer();
     cleanup.push(async () => await nats[Symbol.asyncDispose]());
-    const redis = await startRedisServer();
+    const redis = await startRedisServer({ appendonly: options.redisAppendonly === true });
     cleanup.push(async () => await redis[Symbol.asyncDispose]());
     const gold = await loadClincGold();
-    const standin = await startStandin({ teacher: new GoldTeacher({ gold }), port: 0 });
+    const standin = await startStandin({
+      teacher: new GoldTeacher({ gold }),
+      port: 0,
+      ...(options.llmLatencyMs === undefined ? {} : { latencyMs: options.llmLatencyMs }),
+    });
     cleanup.push(() => standin.close());
     const tmp = await makeTempDir("coord-test");
     cleanup.push(() => tmp.remove());
@@ -130,6 +144,8 @@ export async function startFixture(extra: Partial<PolicyInput> = {}): Promise<Fi
     };
     const connectRedis = async (bull = false): Promise<Redis> => {
       const r = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: bull ? null : 3 });
+      // Restart tests take Redis away on purpose; ioredis reconnects by itself.
+      r.on("error", () => undefined);
       await r.connect();
       cleanup.push(() => {
         r.disconnect();
