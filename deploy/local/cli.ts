@@ -78,7 +78,9 @@ async function runStack(values: Args): Promise<void> {
     `nats         ${stack.nats?.url ?? "-"}`,
     `redis        ${stack.redis?.url ?? "-"}`,
     `llm stand-in ${stack.standin?.url ?? "-"}/v1  (offline stand-in, not a real LLM)`,
-    ...stack.coordinators.map((c) => `${c.name.padEnd(12)} ${c.url}`),
+    ...stack.coordinators.map(
+      (c) => `${c.name.padEnd(12)} ${c.url}  (Authorization: Bearer ${stack.apiKey})`,
+    ),
     ...stack.edges.map((e) => `${e.name.padEnd(12)} ${e.url}`),
     `policy       ${stack.policyFile}`,
     `logs         ${stack.logDir}`,

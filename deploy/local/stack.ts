@@ -25,6 +25,9 @@ export const DEFAULT_STOP_TIMEOUT_MS = 15_000;
 export const READY_PROBE_TIMEOUT_MS = 1_000;
 export const READY_PROBE_INTERVAL_MS = 200;
 export const STANDIN_API_KEY = "tiergate-local-standin";
+/** The cloud API key of a local stack (the coordinator reads its keys from API_KEYS_ENV). */
+export const LOCAL_API_KEY = "tiergate-local-key-0123456789";
+export const API_KEYS_ENV = "TIERGATE_API_KEYS";
 /** The stand-in's unauthenticated admin endpoint (its /v1 routes want a bearer key). */
 export const STANDIN_READY_PATH = "/_standin/stats";
 /** Coordinator flag that makes "now" count as inside the policy's off-peak window. */
@@ -45,6 +48,8 @@ export type StackOptions = {
   infraOnly?: boolean;
   /** Extra arguments for `tiergate-coordinator standin`. */
   standinArgs?: readonly string[];
+  /** The key apps present to the coordinator's HTTP API (default LOCAL_API_KEY). */
+  apiKey?: string;
   /** Extra environment for every service. */
   env?: Readonly<Record<string, string>>;
   /** Last changes to the policy copy. */
@@ -108,9 +113,15 @@ export class Stack implements AsyncDisposable {
     return existsSync(local) ? local : process.execPath;
   }
 
+  /** The key for `Authorization: Bearer <key>` on the coordinator's /v1 routes. */
+  get apiKey(): string {
+    return this.#options.apiKey ?? LOCAL_API_KEY;
+  }
+
   /** Environment every service gets (the stand-in's API key for both LLM endpoints). */
   get serviceEnv(): Record<string, string> {
     return {
+      [API_KEYS_ENV]: this.apiKey,
       TIERGATE_LLM_API_KEY: STANDIN_API_KEY,
       TIERGATE_LLM_FALLBACK_API_KEY: STANDIN_API_KEY,
       ...this.#options.env,

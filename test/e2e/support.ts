@@ -17,7 +17,6 @@ import {
 export const MODELS_TIMEOUT_MS = 600_000;
 export const STACK_TIMEOUT_MS = MODELS_TIMEOUT_MS + 180_000;
 export const E2E_API_KEY = "tiergate-e2e-key-0123456789abcdef";
-export const API_KEYS_ENV = "TIERGATE_API_KEYS";
 export const TASK = "intent";
 
 function hasStartCommand(bin: string): boolean {
@@ -35,7 +34,7 @@ export function fullStackMissing(): string | undefined {
 /** Trains missing models (once, shared by every suite through a lock) and starts a stack. */
 export async function startE2eStack(options: StackOptions = {}): Promise<Stack> {
   await ensureStackModels({ policyFile: DEFAULT_POLICY_FILE });
-  return await Stack.start({ ...options, env: { [API_KEYS_ENV]: E2E_API_KEY, ...options.env } });
+  return await Stack.start({ apiKey: E2E_API_KEY, ...options });
 }
 
 export type RawResponse = { status: number; body: unknown; text: string };

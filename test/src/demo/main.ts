@@ -16,9 +16,6 @@ import { DEFAULT_CONCURRENCY, DEFAULT_RATE_PER_SECOND, DEMO_TASK, replay } from 
 import { buildReport, DEMO_STANDIN_ERROR_RATE, type DemoReport } from "./report.ts";
 
 export const DEFAULT_OUT_DIR = join(REPO_ROOT, "reports/demo");
-/** The cloud API key the demo's coordinator accepts (local only). */
-export const DEMO_API_KEY = "tiergate-demo-key-0123456789";
-export const API_KEYS_ENV = "TIERGATE_API_KEYS";
 
 const HELP = `usage: npm run demo -- [options]      (node test/src/demo/main.ts [options])
 
@@ -106,7 +103,6 @@ async function main(): Promise<void> {
   const stack = await Stack.start({
     offPeakNow: args.nowOffPeak,
     keepLogs: args.keepLogs,
-    env: { [API_KEYS_ENV]: DEMO_API_KEY },
     standinArgs: ["--error-rate", String(DEMO_STANDIN_ERROR_RATE)],
     log: say,
   });
@@ -136,7 +132,7 @@ async function main(): Promise<void> {
       );
       batch = await runBatch({
         coordinatorUrl: coordinator.url,
-        apiKey: DEMO_API_KEY,
+        apiKey: stack.apiKey,
         rows: batchRows,
         task: DEMO_TASK,
         batchId: `demo-${Date.now()}`,
