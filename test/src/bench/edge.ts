@@ -8,7 +8,7 @@
 //     action) against raw session.run on already featurized input (ratio, aim ≤ 1.5).
 //  3. RSS of the agent after the load (aim ≤ 150 MB with nano and small loaded), fp32 and int8 models.
 //  4. Start-to-ready: spawning `tiergate-edge start` until /readyz answers 200 (aim ≤ 500 ms).
-// Bounded under 90 s; prints a table and writes reports/bench-edge.json (and $TIERGATE_BENCH_JSON).
+// Bounded under 90 s once the models exist; prints a table and writes reports/bench-edge.json (and $TIERGATE_BENCH_JSON).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -25,11 +25,13 @@ import { REPO_ROOT } from "../models/ensure-models.ts";
 import { EDGE_BIN, edgeModels, TASK, writePolicy } from "../edge/support.ts";
 
 export const CONNECTIONS = 64;
-export const LOAD_SECONDS = 4;
+export const LOAD_SECONDS = 3;
+/** Alternating agent / node:http runs; the best of each is reported. */
+export const ROUNDS = 2;
 export const WARMUP_SECONDS = 1;
 export const DECISION_CALLS = 2_000;
 export const DECISION_WARMUP = 300;
-export const START_RUNS = 3;
+export const START_RUNS = 2;
 export const TIME_BOUND_MS = 85_000;
 export const HTTP_RATIO_AIM = 0.5;
 export const DECISION_RATIO_AIM = 1.5;
@@ -44,12 +46,17 @@ const CONFIDENT = [
   "what's the weather like today",
 ];
 
-const started = performance.now();
-const bound = setTimeout(() => {
-  process.stderr.write(`bench:edge: over the ${TIME_BOUND_MS / 1000} s bound, giving up\n`);
-  process.exit(1);
-}, TIME_BOUND_MS);
-bound.unref();
+let started = performance.now();
+let bound: NodeJS.Timeout | undefined;
+/** The bound runs from when the models exist (training them, once, takes minutes and is not measured). */
+function startBound(): void {
+  started = performance.now();
+  bound = setTimeout(() => {
+    process.stderr.write(`bench:edge: over the ${TIME_BOUND_MS / 1000} s bound, giving up\n`);
+    process.exit(1);
+  }, TIME_BOUND_MS);
+  bound.unref();
+}
 
 const require = createRequire(join(REPO_ROOT, "test", "package.json"));
 const children = new Set<ChildProcess>();
@@ -72,6 +79,10 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 type Load = { reqPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number };
+
+function best(runs: Load[]): Load {
+  return runs.reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a));
+}
 
 async function load(url: string, bodies: string[]): Promise<Load> {
   const requests = bodies.map((body) => ({
@@ -196,6 +207,8 @@ const r2 = (n: number): number => Math.round(n * 100) / 100;
 
 async function main(): Promise<void> {
   await edgeModels();
+  await edgeModels(true);
+  startBound();
   await using dir = await makeTempDir("bench-edge");
   const natsUrl = `nats://127.0.0.1:${await freePort()}`; // nobody there: confident answers need no cloud
   const policyNoCache = await writePolicy(dir.path, { cache: false });
@@ -230,9 +243,19 @@ async function main(): Promise<void> {
       body: bodies[0] ?? "",
     })
   ).text();
-  const edgeLoad = await load(agent.url, bodies);
+  // The machine may be shared: agent and node:http take turns, ROUNDS times each, best run counts.
+  const nodeHttp = await startFixedServer("node-http", sample, dir.path);
+  const edgeRuns: Load[] = [];
+  const nodeRuns: Load[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    nodeRuns.push(await load(nodeHttp.url, bodies));
+    edgeRuns.push(await load(agent.url, bodies));
+  }
+  const edgeLoad = best(edgeRuns);
+  const nodeLoad = best(nodeRuns);
   const rss = await rssMb(agent.url);
   await stop(agent.child);
+  await stop(nodeHttp.child);
   const int8 = await startAgent(policyInt8, join(dir.path, "agent-int8"), natsUrl);
   const int8Load = await load(int8.url, bodies);
   const rssInt8 = await rssMb(int8.url);
@@ -240,9 +263,6 @@ async function main(): Promise<void> {
   const cached = await startAgent(policyCache, join(dir.path, "agent-cache"), natsUrl);
   const cachedLoad = await load(cached.url, bodies);
   await stop(cached.child);
-  const nodeHttp = await startFixedServer("node-http", sample, dir.path);
-  const nodeLoad = await load(nodeHttp.url, bodies);
-  await stop(nodeHttp.child);
   const fastify = await startFixedServer("fastify", sample, dir.path);
   const fastifyLoad = await load(fastify.url, bodies);
   await stop(fastify.child);
@@ -361,5 +381,5 @@ try {
   await main();
 } finally {
   for (const c of children) c.kill("SIGKILL");
-  clearTimeout(bound);
+  if (bound !== undefined) clearTimeout(bound);
 }
