@@ -1,7 +1,7 @@
 // Builds the classifier graph. Ragged inputs, no padding: the features of all N texts concatenated.
 //   ids int32 [T]            feature buckets
-//   segments int64 [T, 1]    the text (0..N-1) each feature belongs to
-//   lengths int64 [N]        features per text (its shape gives N)
+//   segments int32 [T, 1]    the text (0..N-1) each feature belongs to (Cast to int64 in-graph)
+//   lengths int32 [N]        features per text (its shape gives N)
 // Graph:
 //   rows   = Gather(rowMap, ids)                  bucket → kept row (unknown → zero row R)
 //   emb    = Gather(E', rows)                     [T, D+1]: E' = [E | known], known 1 for rows training
@@ -9,7 +9,8 @@
 //                                                 rows)) · scale[rows], known[rows]), scale[R] = 0)
 //   s      = ScatterND(zeros[N, D+1], segments, emb, reduction=add)   per-text sum and count
 //   sum    = s[:, :D];  count = s[:, D]
-// (Graph version 3. Version 2 summed the count in a second ScatterND over [T, 1]; ORT's ScatterND
+// (Graph version 4: segments and lengths are int32, so the runtime fills no BigInt64Arrays.
+// Version 3: int64 inputs. Version 2 summed the count in a second ScatterND over [T, 1]; ORT's ScatterND
 // costs per index, so that one cost as much as summing the embeddings.)
 //   h      = sum / max(count, 1)                  mean of known features
 //   h      = Relu(Gemm(h, W1, b1))                when the preset has a hidden layer
@@ -123,8 +124,9 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   nodes.push(node("Shape", ["lengths"], ["n"]));
   nodes.push(node("Concat", ["n", "dim_d1"], ["shape_nd1"], [int("axis", 0)]));
   nodes.push(node("ConstantOfShape", ["shape_nd1"], ["zeros_nd1"]));
+  nodes.push(node("Cast", ["segments"], ["segments64"], [int("to", OnnxType.INT64)]));
   nodes.push(
-    node("ScatterND", ["zeros_nd1", "segments", "weighted"], ["summed1"], [str("reduction", "add")]),
+    node("ScatterND", ["zeros_nd1", "segments64", "weighted"], ["summed1"], [str("reduction", "add")]),
   );
   nodes.push(node("Slice", ["summed1", "zero_1", "dim_d", "axis1"], ["summed"]));
   nodes.push(node("Slice", ["summed1", "dim_d", "dim_d1", "axis1"], ["count"]));
@@ -153,8 +155,8 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
       initializer: init,
       input: [
         valueInfo("ids", OnnxType.INT32, ["T"]),
-        valueInfo("segments", OnnxType.INT64, ["T", 1]),
-        valueInfo("lengths", OnnxType.INT64, ["N"]),
+        valueInfo("segments", OnnxType.INT32, ["T", 1]),
+        valueInfo("lengths", OnnxType.INT32, ["N"]),
       ],
       output: [valueInfo("probs", OnnxType.FLOAT, ["N", C]), valueInfo("logits", OnnxType.FLOAT, ["N", C])],
     },

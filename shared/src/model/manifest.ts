@@ -8,10 +8,10 @@ export const MANIFEST_FILE = "manifest.json";
 export const MANIFEST_FORMAT = "tiergate-model";
 /**
  * The graph's version. 2: ragged inputs (ids, segments, lengths). 3: the same inputs; the count of
- * known features rides in the embedding table's last column (one ScatterND, not two). ensureModels
- * retrains models of another version.
+ * known features rides in the embedding table's last column (one ScatterND, not two). 4: segments
+ * and lengths are int32 (no BigInt in the runtime). ensureModels retrains models of another version.
  */
-export const MANIFEST_FORMAT_VERSION = 3;
+export const MANIFEST_FORMAT_VERSION = 4;
 /** Graph input/output names every tiergate model uses. */
 export const MODEL_IO = {
   ids: "ids",

@@ -27,7 +27,7 @@ export interface LoadModelOptions {
 
 /**
  * Model inputs for a batch of texts, ragged (no padding): ids int32 [T] (all texts' feature buckets
- * concatenated), segments int64 [T, 1] (each feature's text index) and lengths int64 [N].
+ * concatenated), segments int32 [T, 1] (each feature's text index) and lengths int32 [N].
  */
 export interface EncodedBatch {
   feeds: Record<string, ort.Tensor>;
@@ -35,25 +35,39 @@ export interface EncodedBatch {
 }
 
 export function encodeBatch(texts: readonly string[], settings: FeaturizerSettings): EncodedBatch {
-  const feats = texts.map((t) => featurize(t, settings));
+  const n = texts.length;
+  const feats: Int32Array[] = new Array<Int32Array>(n);
+  const lengths = new Int32Array(n);
   let total = 0;
-  for (const f of feats) total += f.length;
-  const ids = new Int32Array(total);
-  const segments = new BigInt64Array(total);
-  const lengths = new BigInt64Array(texts.length);
-  let at = 0;
-  feats.forEach((f, i) => {
-    ids.set(f, at);
-    segments.fill(BigInt(i), at, at + f.length);
-    lengths[i] = BigInt(f.length);
-    at += f.length;
-  });
+  for (let i = 0; i < n; i++) {
+    const f = featurize(texts[i] ?? "", settings);
+    feats[i] = f;
+    lengths[i] = f.length;
+    total += f.length;
+  }
+  let ids: Int32Array;
+  if (n === 1) ids = feats[0] ?? new Int32Array(0);
+  else {
+    ids = new Int32Array(total);
+    let at = 0;
+    for (const f of feats) {
+      ids.set(f, at);
+      at += f.length;
+    }
+  }
+  // Zero-filled: one text needs no fill at all.
+  const segments = new Int32Array(total);
+  for (let i = 1, at = lengths[0] ?? 0; i < n; i++) {
+    const len = lengths[i] ?? 0;
+    segments.fill(i, at, at + len);
+    at += len;
+  }
   return {
-    rows: texts.length,
+    rows: n,
     feeds: {
       [MODEL_IO.ids]: new ort.Tensor("int32", ids, [total]),
-      [MODEL_IO.segments]: new ort.Tensor("int64", segments, [total, 1]),
-      [MODEL_IO.lengths]: new ort.Tensor("int64", lengths, [texts.length]),
+      [MODEL_IO.segments]: new ort.Tensor("int32", segments, [total, 1]),
+      [MODEL_IO.lengths]: new ort.Tensor("int32", lengths, [n]),
     },
   };
 }
