@@ -16,10 +16,10 @@ const PALETTE = [
   "#546e7a",
   "#00838f",
 ];
-/** Histogram bins: 1 µs … 100 s, 4 per decade. */
-export const BIN_MIN_MS = 0.001;
-export const BINS_PER_DECADE = 4;
-export const BIN_COUNT = 8 * BINS_PER_DECADE;
+/** Histogram bins: 100 µs … 100 s (client-side latency over HTTP is never below that), 5 per decade. */
+export const BIN_MIN_MS = 0.1;
+export const BINS_PER_DECADE = 5;
+export const BIN_COUNT = 6 * BINS_PER_DECADE;
 
 const esc = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
