@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import { ErrorBodySchema, ErrorCode, InferResultSchema } from "@tiergate/shared";
 import { waitFor } from "../index.ts";
-import { API_KEY, TASK, pickTexts, startFixture, type Fixture } from "./fixture.ts";
+import { API_KEY, TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
 let f: Fixture;
 let url: string;
@@ -31,7 +31,7 @@ beforeAll(async () => {
     rateLimit: { perSecond: 0.5, burst: 3 },
   });
   limitedUrl = limited.url ?? "";
-});
+}, FIXTURE_TIMEOUT_MS);
 afterAll(async () => {
   await f?.[Symbol.asyncDispose]();
 });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatchStore } from "@tiergate/cloud-coordinator";
 import { waitFor } from "../index.ts";
-import { API_KEY, TASK, pickTexts, startFixture, type Fixture } from "./fixture.ts";
+import { API_KEY, TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
 const BATCHES = 12;
 const ITEMS = 3;
@@ -23,7 +23,7 @@ beforeAll(async () => {
     listen: { host: "127.0.0.1", port: 0 },
   });
   url = c.url ?? "";
-});
+}, FIXTURE_TIMEOUT_MS);
 afterAll(async () => {
   await f?.[Symbol.asyncDispose]();
 });

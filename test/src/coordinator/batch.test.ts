@@ -8,7 +8,7 @@ import { Queue } from "bullmq";
 import { BatchStore, type Coordinator } from "@tiergate/cloud-coordinator";
 import { DeviceResultSchema, createSubjects, decode, encode, type BatchSubmission } from "@tiergate/shared";
 import { waitFor } from "../index.ts";
-import { TASK, startFixture, type Fixture } from "./fixture.ts";
+import { TASK, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
 const PREFIX = "bat";
 const KEYS = "bat:";
@@ -35,7 +35,7 @@ beforeAll(async () => {
     escalations: false,
     clock: { now: () => fakeNow },
   });
-});
+}, FIXTURE_TIMEOUT_MS);
 afterAll(async () => {
   await queue?.close();
   await f?.[Symbol.asyncDispose]();

@@ -13,7 +13,15 @@ import {
   type EscalationReply,
   type EscalationRequest,
 } from "@tiergate/shared";
-import { MEDIUM_COST_USD, MEDIUM_THRESHOLD, TASK, pickTexts, startFixture, type Fixture } from "./fixture.ts";
+import {
+  MEDIUM_COST_USD,
+  MEDIUM_THRESHOLD,
+  TASK,
+  pickTexts,
+  startFixture,
+  type Fixture,
+  FIXTURE_TIMEOUT_MS,
+} from "./fixture.ts";
 
 let f: Fixture;
 let nc: NatsConnection;
@@ -26,7 +34,7 @@ beforeAll(async () => {
   texts = await pickTexts(f.mediumDir, f.gold);
   nc = await f.connectNats();
   await f.startCoordinator({ subjectPrefix: "esc", batches: false, instanceId: "esc-a" });
-});
+}, FIXTURE_TIMEOUT_MS);
 afterAll(async () => {
   await f?.[Symbol.asyncDispose]();
 });

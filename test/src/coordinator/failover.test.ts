@@ -14,7 +14,7 @@ import {
   type EscalationReply,
 } from "@tiergate/shared";
 import { startProcess, type ProcessHandle } from "../index.ts";
-import { LLM_ENV, TASK, pickTexts, startFixture, type Fixture } from "./fixture.ts";
+import { LLM_ENV, TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
 const BIN = fileURLToPath(
   new URL("../../../cloud-coordinator/bin/tiergate-coordinator.mjs", import.meta.url),
@@ -51,7 +51,7 @@ beforeAll(async () => {
   const picked = await pickTexts(f.mediumDir, f.gold, 10);
   texts = [...picked.confident, ...picked.unsure];
   nc = await f.connectNats();
-});
+}, FIXTURE_TIMEOUT_MS);
 afterAll(async () => {
   await f?.[Symbol.asyncDispose]();
 });

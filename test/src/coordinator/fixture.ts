@@ -40,6 +40,8 @@ export const TASK = "intent";
 export const MEDIUM_THRESHOLD = 0.9;
 export const MEDIUM_COST_USD = 0.00002;
 export const API_KEY = "test-api-key-0123456789";
+/** Set-up may train the medium model on a fresh clone (minutes, once, shared through a lock). */
+export const FIXTURE_TIMEOUT_MS = 600_000;
 /** Set TG_TEST_LOG=debug to see the coordinators' logs. */
 const logLevel = process.env["TG_TEST_LOG"];
 const testLogger = createConsoleLogger({ level: isLogLevel(logLevel) ? logLevel : "silent", json: false });
@@ -116,7 +118,7 @@ export async function startFixture(
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   };
   try {
-    const [medium] = await ensureModels({ presets: ["medium"] });
+    const [medium] = await ensureModels({ presets: ["medium"], quantize: false });
     if (medium === undefined) throw new Error("no medium model");
     const nats = await startNatsServer();
     cleanup.push(async () => await nats[Symbol.asyncDispose]());
