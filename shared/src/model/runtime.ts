@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
 import { confidenceFromProbs } from "./confidence.ts";
-import type { Classification } from "./confidence.ts";
+import type { Classification, Confidence } from "./confidence.ts";
 import { featurize } from "./featurizer.ts";
 import type { FeaturizerSettings } from "./featurizer.ts";
 import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema } from "./manifest.ts";
@@ -142,7 +142,7 @@ export class ModelRuntime {
       result.push({
         label: best.label,
         probability: best.p,
-        confidence: confidenceFromProbs(data, off, n),
+        confidence: lazyConfidence(data, off, n),
         top,
         outOfScope: best.label === oos,
       });
@@ -155,6 +155,32 @@ export class ModelRuntime {
     this.#closed = true;
     await this.session.release();
   }
+}
+
+/**
+ * `confidenceFromProbs` with the entropy computed when first read: it costs a logarithm per label
+ * (most of decoding a row), and acceptance rules other than `entropy` never read it. An own,
+ * enumerable getter, so JSON, spreads and equality see a plain number. Keeps the row's `probs` alive.
+ */
+function lazyConfidence(probs: Float32Array, off: number, n: number): Confidence {
+  let p1 = 0;
+  let p2 = 0;
+  for (let j = 0; j < n; j++) {
+    const p = probs[off + j] ?? 0;
+    if (p > p1) {
+      p2 = p1;
+      p1 = p;
+    } else if (p > p2) p2 = p;
+  }
+  let entropy: number | undefined;
+  return {
+    maxProb: p1,
+    margin: Math.max(0, p1 - p2),
+    get entropy(): number {
+      entropy ??= confidenceFromProbs(probs, off, n).entropy;
+      return entropy;
+    },
+  };
 }
 
 function topK(data: Float32Array, off: number, n: number, k: number): number[] {
