@@ -152,6 +152,9 @@ export class Coordinator {
       }
       return tier;
     };
+    // Build every LLM tier now, so a missing API key (env:NAME) stops the start with its reason.
+    for (const task of Object.values(policy.tasks))
+      for (const tier of task.tiers) if (tier.llm !== undefined) llmFor(tier.llm.endpoints);
     const cache = new ResultCache({
       redis: r.redis,
       schema: InferResultSchema,
