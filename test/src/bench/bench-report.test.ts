@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { collectRatios, renderBenchMarkdown, type BenchReport } from "./bench-report.ts";
+import { collectFigures, collectRatios, renderBenchMarkdown, type BenchReport } from "./bench-report.ts";
 
 describe("collectRatios", () => {
   it("finds every numeric ratio field by path and skips aims and other numbers", () => {
@@ -18,6 +18,21 @@ describe("collectRatios", () => {
       "result.batching.0.speedup": 14.2,
       "result.classifyVsRawRatio": 1.1,
       "result.vs_raw_ratio": 0.9,
+    });
+  });
+});
+
+describe("collectFigures", () => {
+  it("keeps aims and absolute figures, not ratios", () => {
+    const data = {
+      http: { reqPerSec: 6751, p99Ms: 68, edgeVsNodeHttpRatio: 0.46, ratioAim: 0.5 },
+      memory: { rssAfterLoadMb: 290 },
+    };
+    expect(collectFigures(data)).toEqual({
+      "http.reqPerSec": 6751,
+      "http.p99Ms": 68,
+      "http.ratioAim": 0.5,
+      "memory.rssAfterLoadMb": 290,
     });
   });
 });

@@ -12,6 +12,8 @@ export type BenchEntry = {
   sources?: string[];
   /** JSON path → value, for every numeric field whose name says it is a ratio. */
   ratios: Record<string, number>;
+  /** JSON path → value for the aims and the absolute figures behind the ratios (req/s, p99, RSS, …). */
+  figures?: Record<string, number>;
   data?: Record<string, unknown>;
   outputTail?: string;
 };
@@ -31,6 +33,28 @@ export const RATIO_KEY = /Ratio|(^|[_-])ratio|speedup|Speedup/;
 /** Field names that hold the aim a ratio is compared with (reported next to it, not as a ratio). */
 export const AIM_KEY = /aim|target|goal|limit|threshold/i;
 export const MAX_RATIO_DEPTH = 8;
+/** Absolute figures worth showing beside the ratios, and the load the machine was under. */
+export const FIGURE_KEY = /aim|Aim|PerSec|[pP]\d\dMs|Mean(Ms|Us)|Us$|rss|Rss|ToReadyMs|loadAvg|MiB|Mb$/;
+
+/** Walks JSON and returns `path → number` for numeric fields whose key matches `pattern` (ratios excluded). */
+export function collectFigures(
+  value: unknown,
+  path = "",
+  depth = 0,
+  out: Record<string, number> = {},
+): Record<string, number> {
+  if (depth > MAX_RATIO_DEPTH || value === null || typeof value !== "object") return out;
+  const entries = Array.isArray(value) ? [] : Object.entries(value);
+  for (const [key, child] of entries) {
+    const childPath = path === "" ? key : `${path}.${key}`;
+    if (typeof child === "number" && Number.isFinite(child)) {
+      if (FIGURE_KEY.test(key) && (!RATIO_KEY.test(key) || AIM_KEY.test(key))) out[childPath] = child;
+    } else {
+      collectFigures(child, childPath, depth + 1, out);
+    }
+  }
+  return out;
+}
 
 /** Walks JSON and returns `path → number` for numeric fields whose key names a ratio. */
 export function collectRatios(
@@ -83,6 +107,16 @@ export function renderBenchMarkdown(report: BenchReport): string {
     if (ratios.length === 0) lines.push("No ratio found in its output.", "");
     else
       lines.push("| ratio | value |", "|---|---|", ...ratios.map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`), "");
+    const figures = Object.entries(b.figures ?? {});
+    if (figures.length > 0) {
+      lines.push(
+        "<details><summary>aims and absolute figures</summary>",
+        "",
+        "| figure | value |",
+        "|---|---|",
+      );
+      lines.push(...figures.map(([k, v]) => `| \`${k}\` | ${fmt(v)} |`), "", "</details>", "");
+    }
     if (b.sources !== undefined && b.sources.length > 0)
       lines.push(`Source: ${b.sources.map((s) => `\`${s}\``).join(", ")}.`, "");
   }

@@ -9,7 +9,13 @@ import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../../../deploy/local/stack.ts";
-import { collectRatios, renderBenchMarkdown, type BenchEntry, type BenchReport } from "./bench-report.ts";
+import {
+  collectFigures,
+  collectRatios,
+  renderBenchMarkdown,
+  type BenchEntry,
+  type BenchReport,
+} from "./bench-report.ts";
 
 export const BENCHES = [
   { name: "models", script: "bench:models", timeoutMs: 90_000 },
@@ -155,6 +161,7 @@ async function runBench(
     durationMs: run.durationMs,
     sources,
     ratios: collectRatios(data),
+    figures: collectFigures(data),
     data,
     ...(status === "ok" ? {} : { outputTail: run.output.slice(-OUTPUT_TAIL_CHARS) }),
   };
