@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { TOKEN_CACHE_MAX_ENTRIES, featureStrings, featurize, normalizeText, tokenize } from "./featurizer.ts";
+import {
+  TOKEN_CACHE_MAX_ENTRIES,
+  featureStrings,
+  featurize,
+  featurizeInto,
+  normalizeText,
+  tokenize,
+} from "./featurizer.ts";
 import type { FeaturizerSettings } from "./featurizer.ts";
 import { fnv1a32 } from "./hash.ts";
 
@@ -89,6 +96,17 @@ describe("featurizer", () => {
     expect(Array.from(featurize(text, settings))).toEqual(want);
     expect(Array.from(featurize(text, { ...settings, buckets: 97 }))).toEqual(
       featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % 97),
+    );
+  });
+
+  it("writes the same ids into a shared buffer at an offset (ASCII and not)", () => {
+    const out = new Int32Array(3 + 2 * SETTINGS.maxFeatures).fill(-7);
+    const a = featurizeInto("what's my balance?", SETTINGS, out, 3);
+    const b = featurizeInto("日本 😀x café", SETTINGS, out, 3 + a);
+    expect(Array.from(out.subarray(0, 3))).toEqual([-7, -7, -7]);
+    expect(Array.from(out.subarray(3, 3 + a))).toEqual(Array.from(featurize("what's my balance?", SETTINGS)));
+    expect(Array.from(out.subarray(3 + a, 3 + a + b))).toEqual(
+      Array.from(featurize("日本 😀x café", SETTINGS)),
     );
   });
 });

@@ -140,7 +140,7 @@ function tokenFeatures(token: string, settings: FeaturizerSettings): Int32Array 
  * digits are [a-z0-9] after lowercasing), without regexes; each distinct token is hashed once and
  * its ids kept in a bounded cache.
  */
-function featurizeAscii(text: string, settings: FeaturizerSettings): Int32Array {
+function featurizeAscii(text: string, settings: FeaturizerSettings, out: Int32Array, at: number): number {
   const { buckets, maxFeatures } = settings;
   const lower = text.toLowerCase();
   const n0 = lower.length;
@@ -167,15 +167,14 @@ function featurizeAscii(text: string, settings: FeaturizerSettings): Int32Array 
       from = -1;
     }
   }
-  if (scratch.length < maxFeatures) scratch = new Int32Array(maxFeatures);
-  const out = scratch;
   const count = tokens.length;
+  const base = at;
   let n = 0;
-  for (let t = 0; t < count && n < maxFeatures; t++) out[n++] = tokens[t]?.[1] ?? 0;
+  for (let t = 0; t < count && n < maxFeatures; t++) out[base + n++] = tokens[t]?.[1] ?? 0;
   if (settings.wordNgrams >= 2) {
     for (let t = 0; t + 1 < count && n < maxFeatures; t++) {
       // The cached "b:" + token + " " state, continued over the next token's bytes.
-      out[n++] = hashToken((tokens[t]?.[0] ?? 0) >>> 0, words[t + 1] ?? "") % buckets;
+      out[base + n++] = hashToken((tokens[t]?.[0] ?? 0) >>> 0, words[t + 1] ?? "") % buckets;
     }
   }
   if (charsOn(settings)) {
@@ -183,16 +182,35 @@ function featurizeAscii(text: string, settings: FeaturizerSettings): Int32Array 
       const ids = tokens[t];
       if (ids === undefined) continue;
       const take = Math.min(ids.length - 2, maxFeatures - n);
-      out.set(ids.subarray(2, 2 + take), n);
+      out.set(ids.subarray(2, 2 + take), base + n);
       n += take;
     }
   }
-  return out.slice(0, n);
+  return n;
+}
+
+/**
+ * Writes `text`'s ids (as `featurize` gives them) into `out` from `at`, which needs room for
+ * `settings.maxFeatures`; returns how many. Lets a batch encoder skip one array per text.
+ */
+export function featurizeInto(
+  text: string,
+  settings: FeaturizerSettings,
+  out: Int32Array,
+  at: number,
+): number {
+  if (isAscii(text)) return featurizeAscii(text, settings, out, at);
+  const ids = featurize(text, settings);
+  out.set(ids, at);
+  return ids.length;
 }
 
 /** Bucket ids in [0, buckets) of `text`'s features (duplicates kept), without building strings. */
 export function featurize(text: string, settings: FeaturizerSettings): Int32Array {
-  if (isAscii(text)) return featurizeAscii(text, settings);
+  if (isAscii(text)) {
+    if (scratch.length < settings.maxFeatures) scratch = new Int32Array(settings.maxFeatures);
+    return scratch.slice(0, featurizeAscii(text, settings, scratch, 0));
+  }
   const { buckets, maxFeatures } = settings;
   const tokens = tokenize(text);
   const out = new Int32Array(maxFeatures);

@@ -8,7 +8,7 @@ import * as ort from "onnxruntime-node";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
 import { confidenceFromProbs } from "./confidence.ts";
 import type { Classification, Confidence } from "./confidence.ts";
-import { featurize } from "./featurizer.ts";
+import { featurize, featurizeInto } from "./featurizer.ts";
 import type { FeaturizerSettings } from "./featurizer.ts";
 import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema } from "./manifest.ts";
 import type { ModelManifest } from "./manifest.ts";
@@ -36,25 +36,27 @@ export interface EncodedBatch {
 
 export function encodeBatch(texts: readonly string[], settings: FeaturizerSettings): EncodedBatch {
   const n = texts.length;
-  const feats: Int32Array[] = new Array<Int32Array>(n);
+  if (n === 1) {
+    const ids = featurize(texts[0] ?? "", settings);
+    return {
+      rows: 1,
+      feeds: {
+        [MODEL_IO.ids]: new ort.Tensor("int32", ids, [ids.length]),
+        [MODEL_IO.segments]: new ort.Tensor("int32", new Int32Array(ids.length), [ids.length, 1]),
+        [MODEL_IO.lengths]: new ort.Tensor("int32", Int32Array.of(ids.length), [1]),
+      },
+    };
+  }
   const lengths = new Int32Array(n);
+  // Room for every text at maxFeatures; the tensor views the part used.
+  const all = new Int32Array(Math.max(1, n) * settings.maxFeatures);
   let total = 0;
   for (let i = 0; i < n; i++) {
-    const f = featurize(texts[i] ?? "", settings);
-    feats[i] = f;
-    lengths[i] = f.length;
-    total += f.length;
+    const len = featurizeInto(texts[i] ?? "", settings, all, total);
+    lengths[i] = len;
+    total += len;
   }
-  let ids: Int32Array;
-  if (n === 1) ids = feats[0] ?? new Int32Array(0);
-  else {
-    ids = new Int32Array(total);
-    let at = 0;
-    for (const f of feats) {
-      ids.set(f, at);
-      at += f.length;
-    }
-  }
+  const ids = all.subarray(0, total);
   // Zero-filled: one text needs no fill at all.
   const segments = new Int32Array(total);
   for (let i = 1, at = lengths[0] ?? 0; i < n; i++) {
