@@ -77,7 +77,7 @@ describe("tiergate-edge policy check", () => {
   it("has --help at the top and on the command", async () => {
     const top = await cli("--help");
     expect(top.code).toBe(0);
-    expect(top.stdout).toMatch(/Commands:\n\s+policy check\s+validate/);
+    expect(top.stdout).toMatch(/Commands:\n(?:\s+.*\n)*?\s+policy check\s+validate/);
     const sub = await cli("policy", "check", "--help");
     expect(sub.code).toBe(0);
     expect(sub.stdout).toContain("Usage: tiergate-edge policy check");
