@@ -35,6 +35,10 @@ export function renderMarkdown(r: DemoReport, plotFile: string): string {
     `|---|---|---|`,
     `| answered at the edge | ${pct(r.edge.share)} (${r.edge.answered}) | ≥ ${pct(r.targets.edgeShareAtLeast)} |`,
     `| precision of edge answers (oos at the edge = wrong) | ${pct(r.edge.precision)} (${r.edge.correct}/${r.edge.answered}) | ≥ ${pct(r.targets.edgePrecisionAtLeast)} |`,
+    ...Object.entries(r.edgeByTier).map(
+      ([tier, t]) =>
+        `| · ${tier}: precision (oos answered) | ${pct(t.precision)} of ${t.answered} (${t.oosAnswered}) | |`,
+    ),
     `| answered at the edge degraded (cloud not reachable in time), precision | ${pct(r.edgeDegraded.share)} (${r.edgeDegraded.answered}), ${pct(r.edgeDegraded.precision)} | |`,
     `| escalated to the cloud | ${pct(r.escalatedShare)} | |`,
     `| overall accuracy (realtime) | ${pct(r.accuracy.overall)} | |`,

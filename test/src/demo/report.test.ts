@@ -96,6 +96,7 @@ describe("buildReport", () => {
       oosAnsweredAtEdge: 1,
     });
     expect(isCorrectAtEdge(outcome({ gold: "oos", label: "oos" }))).toBe(false);
+    expect(report.edgeByTier).toEqual({ nano: { answered: 3, precision: 0.3333, oosAnswered: 1 } });
   });
 
   it("gives accuracy, tier mix, errors and cost against the all-LLM baseline", () => {

@@ -68,6 +68,8 @@ export type DemoReport = {
   paths: Record<string, { count: number; share: number }>;
   /** Confident edge answers (the cascade's claim); degraded ones are counted apart. */
   edge: { answered: number; share: number; correct: number; precision: number; oosAnsweredAtEdge: number };
+  /** The same per edge tier, to tell which threshold lets the wrong answers through. */
+  edgeByTier: Record<string, { answered: number; precision: number; oosAnswered: number }>;
   /** Answered at the edge below its threshold because the cloud could not answer in time. */
   edgeDegraded: { answered: number; share: number; precision: number };
   escalatedShare: number;
@@ -152,6 +154,20 @@ export function buildReport(
       precision: edgePrecision,
       oosAnsweredAtEdge: edge.filter((o) => o.gold === OUT_OF_SCOPE).length,
     },
+    edgeByTier: Object.fromEntries(
+      [...new Set(edge.map((o) => o.tier ?? "edge"))].sort().map((tier) => {
+        const mine = edge.filter((o) => (o.tier ?? "edge") === tier);
+        const precision = round(ratio(mine.filter(isCorrectAtEdge).length, mine.length), 4);
+        return [
+          tier,
+          {
+            answered: mine.length,
+            precision,
+            oosAnswered: mine.filter((o) => o.gold === OUT_OF_SCOPE).length,
+          },
+        ];
+      }),
+    ),
     edgeDegraded: {
       answered: degradedAtEdge.length,
       share: round(ratio(degradedAtEdge.length, realtime.length), 4),
