@@ -8,9 +8,9 @@ import { z } from "zod";
 import { ErrorCode, TiergateError } from "@tiergate/shared";
 import { OUT_OF_SCOPE_LABEL } from "../llm/prompt.ts";
 
-/** CLINC150 `data_full.json`, found from this file: <repo>/../shared/data/clinc150 (CC BY 3.0). */
+/** CLINC150 `data_full.json`, found from this file: <repo>/data/clinc150 (CC BY 3.0). */
 export const DEFAULT_CLINC150_PATH = fileURLToPath(
-  new URL("../../../../shared/data/clinc150/data_full.json", import.meta.url),
+  new URL("../../../data/clinc150/data_full.json", import.meta.url),
 );
 export const DEFAULT_TEACHER_ERROR_RATE = 0;
 export const DEFAULT_TEACHER_SEED = 42;

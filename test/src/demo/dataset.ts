@@ -1,5 +1,5 @@
 // CLINC150 (Larson et al., EMNLP-IJCNLP 2019; CC BY 3.0) test + oos_test, as the demo replays it.
-// Read from ../shared/data/clinc150/data_full.json next to the repository.
+// Read from data/clinc150/data_full.json in the repository.
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import { z } from "zod";
 
 export const CLINC150_FILE = resolve(
   dirname(fileURLToPath(import.meta.url)),
-  "../../../../shared/data/clinc150/data_full.json",
+  "../../../data/clinc150/data_full.json",
 );
 export const CLINC150_ATTRIBUTION =
   'CLINC150 (Larson et al., "An Evaluation Dataset for Intent Classification and Out-of-Scope Prediction", ' +
@@ -60,7 +60,7 @@ export async function loadClinc150(
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read CLINC150 from ${file} (expected ../shared/data/clinc150 next to the repo)`, {
+    throw new Error(`cannot read CLINC150 from ${file} (it ships in the repository under data/clinc150)`, {
       cause: err,
     });
   }

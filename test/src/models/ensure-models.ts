@@ -1,7 +1,7 @@
 // Trains the CLINC150 models (nano, small, medium + int8 variants) into <repo>/models when they are
 // missing or stale: unreadable or tampered, trained on other data, or with other preset settings.
 // Used by integration tests, the demo and `npm run models`. CLINC150: Larson et al., EMNLP-IJCNLP
-// 2019, CC BY 3.0 (../shared/data/clinc150/PROVENANCE.md).
+// 2019, CC BY 3.0 (data/clinc150/PROVENANCE.md).
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,7 +17,7 @@ import type { PresetName } from "../../../cloud-coordinator/src/training/presets
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_MODELS_DIR = join(REPO_ROOT, "models");
-export const CLINC150_DATA_FILE = resolve(REPO_ROOT, "../shared/data/clinc150/data_full.json");
+export const CLINC150_DATA_FILE = resolve(REPO_ROOT, "data/clinc150/data_full.json");
 export { PRESET_NAMES };
 export type { PresetName };
 
