@@ -11,6 +11,7 @@ export default tseslint.config(
       "**/.turbo/**",
       "models/**",
       "reports/**",
+      "test/.scratch/**",
       "**/*.generated.*",
     ],
   },

@@ -3,6 +3,10 @@
 // ── package ──
 export const VERSION = "0.1.0";
 
+// ── http ──
+export { drainRequestBody, DEFAULT_DRAIN_MAX_BYTES, DEFAULT_DRAIN_TIMEOUT_MS } from "./http/drain.ts";
+export type { DrainLimits } from "./http/drain.ts";
+
 // ── policy ──
 export {
   PolicySchema,

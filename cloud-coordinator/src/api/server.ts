@@ -29,6 +29,7 @@ import {
   type InferResult,
   type LoadedPolicy,
   type Logger,
+  drainRequestBody,
 } from "@tiergate/shared";
 import type { BatchScheduler } from "../batch/scheduler.ts";
 import type { BatchStore } from "../batch/store.ts";
@@ -113,6 +114,8 @@ export function buildApiServer(options: ApiServerOptions): FastifyInstance {
 
   app.setErrorHandler(async (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const e = fromFastifyError(err);
+    // Read what is left of a refused body, so a client still sending it reads the 413.
+    if (e.code === ErrorCode.INPUT_TOO_LARGE) await drainRequestBody(req.raw);
     if (e.code === ErrorCode.INTERNAL) options.logger.error("http request failed", { err, url: req.url });
     if (e.code === ErrorCode.UNAUTHORIZED) void reply.header("www-authenticate", 'Bearer realm="tiergate"');
     if (e.retryAfterMs !== undefined)

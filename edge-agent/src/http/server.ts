@@ -11,6 +11,7 @@ import {
   toTiergateError,
   type InferResult,
   type Logger,
+  drainRequestBody,
 } from "@tiergate/shared";
 import type { EdgeEngine } from "../engine/engine.ts";
 import type { ResultsSink } from "../engine/types.ts";
@@ -74,12 +75,14 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     }
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const e = httpError(err);
+    // Read what is left of a refused body, so a client still sending it reads the 413.
+    if (e.code === ErrorCode.INPUT_TOO_LARGE) await drainRequestBody(req.raw);
     if (e.httpStatus >= 500) logger.error("request failed", { code: e.code, err: e.message });
     else metrics.badRequests.inc({ code: e.code });
     if (e.httpStatus < 500) metrics.totals.badRequests++;
-    void reply.status(e.httpStatus).send(errorBody(e));
+    return await reply.status(e.httpStatus).send(errorBody(e));
   });
   app.setNotFoundHandler((req, reply) => {
     void reply

@@ -57,6 +57,12 @@ export const InputTextSchema = z
         message: `input contains a control character (U+${hex}) at index ${at}`,
       });
     }
+    if (!value.isWellFormed()) {
+      ctx.addIssue({
+        code: "custom",
+        message: "input is not valid Unicode (it contains a lone surrogate)",
+      });
+    }
   });
 
 /** Milliseconds since the Unix epoch. */

@@ -190,6 +190,13 @@ const invalid: [string, z.ZodType, string | Uint8Array, ErrorCode, string?][] = 
     ErrorCode.VALIDATION_FAILED,
     "input",
   ],
+  [
+    "lone surrogate",
+    InferRequestSchema,
+    '{"task":"t","input":"a\\ud800b"}',
+    ErrorCode.VALIDATION_FAILED,
+    "input",
+  ],
   ["unknown field", InferRequestSchema, '{"task":"t","input":"a","x":1}', ErrorCode.VALIDATION_FAILED],
   [
     "bad mode",
