@@ -2,6 +2,7 @@
 // recovered job skips what is done), then — for edge batches — one DeviceResult per item on the
 // device's results subject (JetStream, Nats-Msg-Id = request id, so a re-run publishes no duplicates).
 // Policy violations fail the job for good (UnrecoverableError); retryable errors retry with backoff.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Tracer } from "@opentelemetry/api";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
@@ -35,6 +36,10 @@ export const DEFAULT_STALLED_INTERVAL_MS = 5_000;
 export const DEFAULT_MAX_STALLED_COUNT = 3;
 /** A policy rate at or above this is "unlimited": no BullMQ limiter (it costs a Redis call per job). */
 export const UNLIMITED_RATE_PER_SECOND = 100_000;
+/** A batch's callbackUrl: tries, the time one POST may take, and the first pause between tries. */
+export const DEFAULT_CALLBACK_ATTEMPTS = 3;
+export const CALLBACK_TIMEOUT_MS = 5_000;
+export const CALLBACK_BACKOFF_MS = 1_000;
 
 export type BatchWorkerOptions = {
   redis: Redis;
@@ -54,6 +59,8 @@ export type BatchWorkerOptions = {
   stalledIntervalMs?: number;
   /** Lock held on a running job; renewed at half. Shorter means faster stalled-job recovery. */
   lockDurationMs?: number;
+  /** Tries of a batch's callbackUrl POST (on errors, 429 and 5xx). */
+  callbackAttempts?: number;
 };
 
 /** BullMQ's limiter takes an integer count per duration: rate r/s becomes ceil(r) per ceil(r)/r s. */
@@ -98,6 +105,10 @@ export class BatchWorker {
           status: "failed",
           completedAt: this.#clock.now(),
           error: { code: e.code, message: e.message },
+        })
+        .then(() => {
+          const url = job.data.submission?.callbackUrl;
+          if (url !== undefined && job.id !== undefined) this.#callback(url, job.id);
         })
         .catch((cause: unknown) =>
           this.#o.logger.error("could not record a failed batch", { batchId: job.id, err: cause }),
@@ -150,6 +161,7 @@ export class BatchWorker {
         }
         await this.#o.store.save({ ...meta, status: "completed", startedAt, completedAt: this.#clock.now() });
         this.#o.metrics?.batch(submission.source, "completed");
+        if (submission.callbackUrl !== undefined) this.#callback(submission.callbackUrl, id);
         return { items: submission.items.length };
       },
       {
@@ -202,6 +214,43 @@ export class BatchWorker {
       const msg = DeviceResultSchema.parse({ deviceId, batchId, requestId: item.id, result });
       await js.publish(subject, encode(msg), { msgID: item.id });
     }
+  }
+
+  /**
+   * POSTs the finished batch (what GET /v1/batches/:id answers) to the submitter's callbackUrl. Best
+   * effort, in the background: a few tries with backoff, then a warning. The batch stays readable
+   * at GET /v1/batches/:id either way, so a lost callback loses no result.
+   */
+  #callback(url: string, batchId: string): void {
+    const attempts = this.#o.callbackAttempts ?? DEFAULT_CALLBACK_ATTEMPTS;
+    const send = async (): Promise<void> => {
+      const view = await this.#o.store.view(batchId);
+      if (view === undefined) return;
+      const body = JSON.stringify(view);
+      for (let attempt = 1; ; attempt++) {
+        let status: number | undefined;
+        try {
+          const res = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-tiergate-batch-id": batchId },
+            body,
+            signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
+          });
+          await res.body?.cancel();
+          if (res.ok) return;
+          status = res.status;
+        } catch (err) {
+          if (attempt >= attempts) throw err;
+        }
+        // A 4xx other than 429 will not change on a retry.
+        if (status !== undefined && (attempt >= attempts || (status < 500 && status !== 429)))
+          throw new Error(`the callback answered HTTP ${status} (try ${attempt} of ${attempts})`);
+        await sleep(CALLBACK_BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    };
+    send().catch((err: unknown) =>
+      this.#o.logger.warn("batch callback failed", { batchId, url, err: String(err) }),
+    );
   }
 
   async close(): Promise<void> {

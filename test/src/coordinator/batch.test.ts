@@ -1,7 +1,9 @@
 // Off-peak batches end to end: an edge batch published to JetStream outside the window (by the
 // injected clock) is delayed to the next window start in the policy's zone, then runs and publishes
 // one DeviceResult per item on the device's results subject; a repeated batch id runs once; inside
-// the window a batch runs at once.
+// the window a batch runs at once; a batch with a callbackUrl is POSTed there when it is done.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Queue } from "bullmq";
@@ -146,5 +148,42 @@ describe("edge batches", () => {
       timeoutMs: 30_000,
       message: "results after a bad message",
     });
+  });
+
+  it("POSTs the finished batch to its callbackUrl, trying again after a 503", async () => {
+    fakeNow = Date.parse("2024-06-01T21:00:00.000Z");
+    const received: { batchId: string | undefined; body: unknown }[] = [];
+    let calls = 0;
+    const server = createServer((req, res) => {
+      let text = "";
+      req.on("data", (c: Buffer) => (text += c.toString("utf8")));
+      req.on("end", () => {
+        calls++;
+        if (calls === 1) {
+          res.writeHead(503).end();
+          return;
+        }
+        const id = req.headers["x-tiergate-batch-id"];
+        received.push({ batchId: typeof id === "string" ? id : undefined, body: JSON.parse(text) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const sub = { ...submission("b-callback", "dev-cb", 3), callbackUrl: `http://127.0.0.1:${port}/done` };
+      await js.publish(subjects.batch("dev-cb"), encode(sub), { msgID: sub.batchId });
+      await waitFor(() => received.length === 1, { timeoutMs: 30_000, message: "the callback" });
+      expect(calls).toBe(2);
+      const [got] = received;
+      expect(got?.batchId).toBe("b-callback");
+      expect(got?.body).toEqual(await store.view(sub.batchId));
+      expect((got?.body as { status: string }).status).toBe("completed");
+      expect((got?.body as { results: { id: string }[] }).results.map((r) => r.id)).toEqual(
+        sub.items.map((i) => i.id),
+      );
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
