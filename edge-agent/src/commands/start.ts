@@ -10,6 +10,7 @@ import {
   resolveConfig,
   type RawSettings,
 } from "../config.ts";
+import { capYoungGeneration } from "../young-generation.ts";
 
 const USAGE = `Usage: tiergate-edge start --policy FILE --device-id ID [--nats URL]
                           [--listen HOST:PORT | --socket PATH] [--data-dir DIR]
@@ -76,6 +77,8 @@ export const startCommand: Command = {
     }
     // Cache compiled (and type-stripped) modules on disk: start-to-ready time matters on a device.
     module.enableCompileCache?.();
+    // Before the daemon's modules load: they and the models are what first grows the new space.
+    capYoungGeneration();
     // Loaded here, not at the top: `--help` and usage errors stay fast and need no native modules.
     const { runDaemon } = await import("../main.ts");
     return runDaemon(config, io.env);

@@ -205,6 +205,16 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/**
+ * Frees a buffer this module read and owns, now rather than at the next full GC: the session holds
+ * its own copy of the weights, and the file's bytes (25 MB for the small model) would otherwise stay
+ * resident until V8 happens to collect them.
+ */
+function release(bytes: Buffer): void {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  if (whole && bytes.buffer instanceof ArrayBuffer && !bytes.buffer.detached) bytes.buffer.transfer(0);
+}
+
 async function readOrNotFound(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -261,6 +271,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     throw new TiergateError(ErrorCode.MODEL_LOAD_FAILED, `onnxruntime cannot load ${join(dir, MODEL_FILE)}`, {
       cause,
     });
+  } finally {
+    release(bytes);
   }
   return new ModelRuntime(dir, manifest, session, options.topK ?? DEFAULT_TOP_K);
 }
