@@ -16,7 +16,7 @@ import {
 import type { Clock } from "../escalation/types.ts";
 import { systemClock } from "../escalation/types.ts";
 import { offPeakDelayMs } from "./off-peak.ts";
-import { DEFAULT_BATCH_RETENTION_MS, type BatchStore } from "./store.ts";
+import { DEFAULT_BATCH_RETENTION_MS, type BatchMeta, type BatchStore } from "./store.ts";
 
 export const DEFAULT_BATCH_QUEUE = "tg-batches";
 export const BATCH_JOB_NAME = "batch";
@@ -49,10 +49,24 @@ export type BatchSchedulerOptions = {
   forceOffPeak?: boolean;
 };
 
+type PendingSubmit = {
+  submission: BatchSubmission;
+  fresh: BatchMeta;
+  now: number;
+  scheduledFor: number;
+  trace: Record<string, string>;
+  attempts: number;
+  backoffMs: number;
+  resolve: (outcome: SubmitOutcome) => void;
+  reject: (err: unknown) => void;
+};
+
 export class BatchScheduler {
   readonly queue: Queue<BatchJobData>;
   readonly #o: BatchSchedulerOptions;
   readonly #clock: Clock;
+  #pending: PendingSubmit[] = [];
+  #storing: Promise<void> | undefined;
 
   constructor(options: BatchSchedulerOptions) {
     this.#o = options;
@@ -63,8 +77,38 @@ export class BatchScheduler {
     });
   }
 
-  /** Stores the batch as a job (idempotent by batch id). Resolves only once the job is in Redis. */
-  async submit(submission: BatchSubmission): Promise<SubmitOutcome> {
+  /**
+   * Stores the batch as a job (idempotent by batch id). Resolves only once the job is in Redis.
+   * Submissions that arrive while earlier ones are being stored (concurrent API requests) are
+   * stored together next: their status records in one pipeline, their jobs in one `addBulk`.
+   */
+  submit(submission: BatchSubmission): Promise<SubmitOutcome> {
+    let entry: Omit<PendingSubmit, "resolve" | "reject">;
+    try {
+      entry = this.#prepare(submission);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return new Promise<SubmitOutcome>((resolve, reject) => {
+      this.#pending.push({ ...entry, resolve, reject });
+      if (this.#storing === undefined)
+        this.#storing = this.#drain().finally(() => (this.#storing = undefined));
+    });
+  }
+
+  /** Stores what is pending, then what arrived meanwhile (group commit: no wait when idle). */
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const group = this.#pending;
+      this.#pending = [];
+      // #store settles every submission itself; this only guards against the unforeseen.
+      await this.#store(group).catch((err: unknown) => {
+        for (const g of group) g.reject(err);
+      });
+    }
+  }
+
+  #prepare(submission: BatchSubmission): Omit<PendingSubmit, "resolve" | "reject"> {
     const { policy } = this.#o.policy();
     const max = policy.batch.maxItems;
     if (submission.items.length > max)
@@ -84,45 +128,87 @@ export class BatchScheduler {
     const now = this.#clock.now();
     const windowDelay =
       this.#o.forceOffPeak === true ? 0 : offPeakDelayMs(new Date(now), policy.batch.offPeak);
-    const freshStatus: BatchStatus = windowDelay > 0 ? "delayed" : "queued";
-    const fresh = {
+    const fresh: BatchMeta = {
       batchId: submission.batchId,
       source: submission.source,
-      status: freshStatus,
+      status: windowDelay > 0 ? "delayed" : "queued",
       itemIds: submission.items.map((i) => i.id),
       submittedAt: submission.submittedAt,
       scheduledFor: now + windowDelay,
       ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
     };
-    // The status record first (SET NX: the one atomic "is this batch id new?"), the job second.
-    const created = await this.#o.store.create(fresh);
-    const existing = created ? fresh : await this.#o.store.meta(submission.batchId);
-    const scheduledFor = existing?.scheduledFor ?? fresh.scheduledFor;
-    const status = existing?.status ?? fresh.status;
-    if (!created) {
-      const outcome: SubmitOutcome = { type: "duplicate", batchId: submission.batchId, status, scheduledFor };
-      // A record without its job (a crash between the two writes) is repaired by adding the job now.
-      if (status === "completed" || status === "failed") return outcome;
-      if ((await this.queue.getJob(submission.batchId)) !== undefined) return outcome;
+    return {
+      submission,
+      fresh,
+      now,
+      scheduledFor: now + windowDelay,
+      trace: traceCarrier(),
+      attempts: policy.batch.attempts,
+      backoffMs: policy.batch.backoffMs,
+    };
+  }
+
+  /** Status records first (SET NX: the one atomic "is this batch id new?"), jobs second. */
+  async #store(group: PendingSubmit[]): Promise<void> {
+    let created: boolean[];
+    try {
+      created = await this.#o.store.createMany(group.map((g) => g.fresh));
+    } catch (err) {
+      for (const g of group) g.reject(err);
+      return;
     }
-    const delay = Math.max(0, scheduledFor - now);
-    // Idempotent by jobId: a concurrent duplicate submission adds nothing.
-    await this.queue.add(
-      BATCH_JOB_NAME,
-      { submission, trace: traceCarrier(), scheduledFor },
-      {
-        jobId: submission.batchId,
-        delay,
-        attempts: policy.batch.attempts,
-        backoff: { type: "exponential", delay: policy.batch.backoffMs },
-        removeOnComplete: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
-        removeOnFail: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
-      },
+    const toAdd: { entry: PendingSubmit; outcome: SubmitOutcome }[] = [];
+    await Promise.all(
+      group.map(async (g, i) => {
+        try {
+          const isNew = created[i] === true;
+          const id = g.submission.batchId;
+          const existing = isNew ? g.fresh : await this.#o.store.meta(id);
+          const scheduledFor = existing?.scheduledFor ?? g.scheduledFor;
+          const status = existing?.status ?? g.fresh.status;
+          const outcome: SubmitOutcome = {
+            type: isNew ? "accepted" : "duplicate",
+            batchId: id,
+            status,
+            scheduledFor,
+          };
+          // A record without its job (a crash between the two writes) is repaired by adding the job now.
+          if (
+            !isNew &&
+            (status === "completed" || status === "failed" || (await this.queue.getJob(id)) !== undefined)
+          )
+            g.resolve(outcome);
+          else toAdd.push({ entry: g, outcome });
+        } catch (err) {
+          g.reject(err);
+        }
+      }),
     );
-    return { type: created ? "accepted" : "duplicate", batchId: submission.batchId, status, scheduledFor };
+    if (toAdd.length === 0) return;
+    try {
+      // Idempotent by jobId: a concurrent duplicate submission adds nothing.
+      await this.queue.addBulk(
+        toAdd.map(({ entry: g, outcome }) => ({
+          name: BATCH_JOB_NAME,
+          data: { submission: g.submission, trace: g.trace, scheduledFor: outcome.scheduledFor },
+          opts: {
+            jobId: g.submission.batchId,
+            delay: Math.max(0, outcome.scheduledFor - g.now),
+            attempts: g.attempts,
+            backoff: { type: "exponential", delay: g.backoffMs },
+            removeOnComplete: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
+            removeOnFail: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
+          },
+        })),
+      );
+      for (const { entry, outcome } of toAdd) entry.resolve(outcome);
+    } catch (err) {
+      for (const { entry } of toAdd) entry.reject(err);
+    }
   }
 
   async close(): Promise<void> {
+    await this.#storing;
     await this.queue.close();
   }
 }

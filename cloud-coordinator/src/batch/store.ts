@@ -15,8 +15,20 @@ import {
   type ErrorInfo,
   type InferResult,
 } from "@tiergate/shared";
+import { LuaScript } from "../cache/lua.ts";
 
 export const BATCH_KEY_PREFIX = "tg:batch:";
+// KEYS: results hash, status record. ARGV: retention ms, status JSON ("" = keep), then item id and
+// result JSON pairs.
+const PUT_RESULTS = new LuaScript(`
+local n = #ARGV
+if n > 2 then
+  for i = 3, n, 1000 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, n))) end
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1]) end
+return 1
+`);
 /** How long a batch's status and results stay readable. */
 export const DEFAULT_BATCH_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -66,6 +78,20 @@ export class BatchStore {
     return ok === "OK";
   }
 
+  /** `create` for many batches in one round trip: whether each was created. */
+  async createMany(metas: readonly BatchMeta[]): Promise<boolean[]> {
+    if (metas.length === 1 && metas[0] !== undefined) return [await this.create(metas[0])];
+    const pipeline = this.#redis.pipeline();
+    for (const meta of metas)
+      pipeline.set(this.#meta(meta.batchId), JSON.stringify(meta), "PX", this.#retentionMs, "NX");
+    const replies = (await pipeline.exec()) ?? [];
+    return metas.map((_, i) => {
+      const [err, reply] = replies[i] ?? [new Error("no reply"), null];
+      if (err !== null) throw err;
+      return reply === "OK";
+    });
+  }
+
   async meta(id: string): Promise<BatchMeta | undefined> {
     const raw = await this.#redis.get(this.#meta(id));
     if (raw === null) return undefined;
@@ -101,12 +127,15 @@ export class BatchStore {
     };
   }
 
-  async putResult(id: string, result: InferResult): Promise<void> {
-    await this.#redis
-      .multi()
-      .hset(this.#results(id), result.id, JSON.stringify(result))
-      .pexpire(this.#results(id), this.#retentionMs)
-      .exec();
+  /**
+   * Stores results (by item id) in one round trip; with `meta`, the status record is replaced in the
+   * same step (a script, so the last results and "completed" land together or not at all).
+   */
+  async putResults(id: string, results: readonly InferResult[], meta?: BatchMeta): Promise<void> {
+    if (results.length === 0 && meta === undefined) return;
+    const args: string[] = [String(this.#retentionMs), meta === undefined ? "" : JSON.stringify(meta)];
+    for (const r of results) args.push(r.id, JSON.stringify(r));
+    await PUT_RESULTS.run(this.#redis, [this.#results(id), this.#meta(id)], args);
   }
 
   /** Results stored so far, by item id. */

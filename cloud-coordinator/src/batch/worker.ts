@@ -1,6 +1,8 @@
-// Runs batch jobs: every item through the cloud cascade, results kept per item in Redis (a retried or
-// recovered job skips what is done), then — for edge batches — one DeviceResult per item on the
-// device's results subject (JetStream, Nats-Msg-Id = request id, so a re-run publishes no duplicates).
+// Runs batch jobs: the items through the cloud cascade a chunk at a time (`Cascade.runMany`: one cache
+// lookup, one model call, the LLM only for what the model is unsure of), results kept per item in
+// Redis with one write per chunk (a retried or recovered job skips what is done), then — for edge
+// batches — one DeviceResult per item on the device's results subject (JetStream, Nats-Msg-Id =
+// request id, so a re-run publishes no duplicates).
 // Policy violations fail the job for good (UnrecoverableError); retryable errors retry with backoff.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Tracer } from "@opentelemetry/api";
@@ -17,6 +19,7 @@ import {
   isRetryable,
   toTiergateError,
   withSpan,
+  type TiergateError,
   type BatchItem,
   type InferResult,
   type LoadedPolicy,
@@ -40,6 +43,15 @@ export const UNLIMITED_RATE_PER_SECOND = 100_000;
 export const DEFAULT_CALLBACK_ATTEMPTS = 3;
 export const CALLBACK_TIMEOUT_MS = 5_000;
 export const CALLBACK_BACKOFF_MS = 1_000;
+/**
+ * Items run through the cascade together (one model call, one cache round trip, one results write);
+ * also how much work a crash can repeat.
+ */
+export const DEFAULT_BATCH_CHUNK_ITEMS = 64;
+/** A batch still running after this long shows "running" before its first results are stored. */
+export const DEFAULT_RUNNING_MARK_MS = 20;
+/** An edge batch's DeviceResults awaiting their JetStream acks at once. */
+export const PUBLISH_IN_FLIGHT = 64;
 
 export type BatchWorkerOptions = {
   redis: Redis;
@@ -61,6 +73,10 @@ export type BatchWorkerOptions = {
   lockDurationMs?: number;
   /** Tries of a batch's callbackUrl POST (on errors, 429 and 5xx). */
   callbackAttempts?: number;
+  /** Items run through the cascade together. */
+  chunkItems?: number;
+  /** How long a batch runs before "running" is written on its own (without results). */
+  runningMarkMs?: number;
 };
 
 /** BullMQ's limiter takes an integer count per duration: rate r/s becomes ceil(r) per ceil(r)/r s. */
@@ -132,34 +148,66 @@ export class BatchWorker {
       "tiergate.cloud.batch",
       async () => {
         const id = submission.batchId;
-        const opened = await this.#o.store.open(id);
-        // The scheduler writes the record before the job; rebuild it if it went missing.
-        const meta: BatchMeta = opened.meta ?? {
-          batchId: id,
-          source: submission.source,
-          status: "queued",
-          itemIds: submission.items.map((i) => i.id),
-          submittedAt: submission.submittedAt,
-          ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
-        };
+        // A job's first start finds nothing stored: no read. A retried or recovered (stalled) job
+        // reads the results so far and skips those items; its status record is rebuilt if missing.
+        const firstStart = job.attemptsStarted <= 1 && job.attemptsMade === 0 && job.stalledCounter === 0;
+        const opened = firstStart
+          ? { meta: undefined, results: new Map<string, InferResult>() }
+          : await this.#o.store.open(id);
+        const meta: BatchMeta = opened.meta ?? metaOf(parsed.data);
         const startedAt = this.#clock.now();
-        // Sent now, awaited before completion: Redis runs one connection's commands in order, so the
-        // first item's cascade need not wait for this write.
-        const running = this.#o.store.save({ ...meta, status: "running", startedAt });
-        running.catch(() => undefined);
+        const runningMeta: BatchMeta = { ...meta, status: "running", startedAt };
+        const completed = (): BatchMeta => ({
+          ...meta,
+          status: "completed",
+          startedAt,
+          completedAt: this.#clock.now(),
+        });
+        // "running" is written with the first stored results, or on its own once the batch has run
+        // `runningMarkMs`, whichever comes first; a short batch goes from queued to completed in one
+        // write. Redis runs one connection's writes in order, so a late mark cannot follow "completed"
+        // (and the timer is stopped before that is sent).
+        let running: Promise<void> | undefined;
+        const timer = setTimeout(() => {
+          running ??= this.#o.store.save(runningMeta);
+          running.catch(() => undefined);
+        }, this.#o.runningMarkMs ?? DEFAULT_RUNNING_MARK_MS);
         const done = opened.results;
-        for (const item of submission.items) {
-          if (done.has(item.id)) continue;
-          const result = await this.#runItem(item);
-          await this.#o.store.putResult(id, result);
-          done.set(item.id, result);
-          this.#o.metrics?.batch(submission.source, "item");
+        const pending = submission.items.filter((item) => !done.has(item.id));
+        const edge = submission.source === "edge" && submission.deviceId !== undefined;
+        const size = Math.max(1, this.#o.chunkItems ?? DEFAULT_BATCH_CHUNK_ITEMS);
+        let recorded = false;
+        try {
+          for (let from = 0; from < pending.length; from += size) {
+            const { results, retry } = await this.#runChunk(pending.slice(from, from + size));
+            // The last results and "completed" go in one write, unless a device must get its results
+            // first (edge batches complete after publishing).
+            const last = from + size >= pending.length && retry === undefined && !edge;
+            let status: BatchMeta | undefined;
+            if (last) {
+              clearTimeout(timer);
+              status = completed();
+            } else if (running === undefined) {
+              clearTimeout(timer);
+              status = runningMeta;
+              running = Promise.resolve();
+            }
+            await running;
+            await this.#o.store.putResults(id, results, status);
+            recorded = last;
+            for (const r of results) {
+              done.set(r.id, r);
+              this.#o.metrics?.batch(submission.source, "item");
+            }
+            if (retry !== undefined) throw retry;
+          }
+        } finally {
+          clearTimeout(timer);
         }
         await running;
-        if (submission.source === "edge" && submission.deviceId !== undefined) {
+        if (edge && submission.deviceId !== undefined)
           await this.#publish(submission.deviceId, id, submission.items, done);
-        }
-        await this.#o.store.save({ ...meta, status: "completed", startedAt, completedAt: this.#clock.now() });
+        if (!recorded) await this.#o.store.save(completed());
         this.#o.metrics?.batch(submission.source, "completed");
         if (submission.callbackUrl !== undefined) this.#callback(submission.callbackUrl, id);
         return { items: submission.items.length };
@@ -171,32 +219,36 @@ export class BatchWorker {
     );
   }
 
-  /** One item's result; a non-retryable error becomes a refused result, a retryable one retries the job. */
-  async #runItem(item: BatchItem): Promise<InferResult> {
-    try {
-      return await this.#o.cascade.run({
+  /**
+   * One chunk of items through the cascade together. A non-retryable error becomes that item's
+   * refused result; a retryable one is handed back (after the chunk's other results are stored, the
+   * job is retried).
+   */
+  async #runChunk(items: readonly BatchItem[]): Promise<{ results: InferResult[]; retry?: TiergateError }> {
+    // Deadlines are real time; the injected clock only places batches in the off-peak windows.
+    const deadlineAt = Date.now() + (this.#o.itemDeadlineMs ?? DEFAULT_BATCH_ITEM_DEADLINE_MS);
+    const outcomes = await this.#o.cascade.runMany(
+      items.map((item) => ({
         id: item.id,
         task: item.task,
         input: item.input,
-        // Deadlines are real time; the injected clock only places batches in the off-peak windows.
-        deadlineAt: Date.now() + (this.#o.itemDeadlineMs ?? DEFAULT_BATCH_ITEM_DEADLINE_MS),
+        deadlineAt,
         ...(item.edgeAttempts === undefined ? {} : { edgeAttempts: item.edgeAttempts }),
-      });
-    } catch (err) {
-      const e = toTiergateError(err);
-      if (isRetryable(e.code)) throw e;
-      return {
-        id: item.id,
-        task: item.task,
-        status: "refused",
-        degraded: false,
-        cached: false,
-        attempts: item.edgeAttempts ?? [],
-        costUsd: 0,
-        timings: { totalMs: 0, steps: [] },
-        error: { code: e.code, message: e.message },
-      };
-    }
+      })),
+    );
+    const results: InferResult[] = [];
+    let retry: TiergateError | undefined;
+    items.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.type === "answered") {
+        results.push(outcome.result);
+        return;
+      }
+      const e = toTiergateError(outcome?.error);
+      if (isRetryable(e.code)) retry ??= e;
+      else results.push(refusedResult(item, e));
+    });
+    return retry === undefined ? { results } : { results, retry };
   }
 
   async #publish(
@@ -208,11 +260,19 @@ export class BatchWorker {
     const js = this.#o.js;
     if (js === undefined) return;
     const subject = this.#o.subjects.results(deviceId);
-    for (const item of items) {
+    const messages = items.flatMap((item) => {
       const result = results.get(item.id);
-      if (result === undefined) continue;
+      if (result === undefined) return [];
       const msg = DeviceResultSchema.parse({ deviceId, batchId, requestId: item.id, result });
-      await js.publish(subject, encode(msg), { msgID: item.id });
+      return [{ id: item.id, data: encode(msg) }];
+    });
+    // Several acks awaited at a time; messages leave in item order on the one connection.
+    for (let from = 0; from < messages.length; from += PUBLISH_IN_FLIGHT) {
+      await Promise.all(
+        messages
+          .slice(from, from + PUBLISH_IN_FLIGHT)
+          .map(async (m) => await js.publish(subject, m.data, { msgID: m.id })),
+      );
     }
   }
 
@@ -256,4 +316,33 @@ export class BatchWorker {
   async close(): Promise<void> {
     await this.worker.close();
   }
+}
+
+/** The status record the scheduler wrote for this job (rebuilt from the job's own data). */
+function metaOf(data: BatchJobData): BatchMeta {
+  const { submission } = data;
+  return {
+    batchId: submission.batchId,
+    source: submission.source,
+    status: "queued",
+    itemIds: submission.items.map((i) => i.id),
+    submittedAt: submission.submittedAt,
+    scheduledFor: data.scheduledFor,
+    ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
+  };
+}
+
+/** A batch item's answer when the cascade refused it with a non-retryable error. */
+function refusedResult(item: BatchItem, e: TiergateError): InferResult {
+  return {
+    id: item.id,
+    task: item.task,
+    status: "refused",
+    degraded: false,
+    cached: false,
+    attempts: item.edgeAttempts ?? [],
+    costUsd: 0,
+    timings: { totalMs: 0, steps: [] },
+    error: { code: e.code, message: e.message },
+  };
 }

@@ -61,6 +61,45 @@ export class ResultCache<S extends z.ZodType> {
     const key = this.key(parts);
     const raw = await this.#redis.get(key);
     if (raw === null) return { type: "miss" };
+    const value = this.#parse(raw);
+    if (value.type === "miss") await this.#redis.del(key);
+    return value;
+  }
+
+  async set(parts: CacheKeyParts, value: z.input<S>, ttlMs: number = this.#ttlMs): Promise<void> {
+    await this.#redis.set(this.key(parts), JSON.stringify(value), "PX", ttlMs);
+  }
+
+  /** `get` for many keys (from `key`) in one round trip (MGET); entries that no longer parse are deleted. */
+  async getMany(keys: readonly string[]): Promise<CacheLookup<z.output<S>>[]> {
+    if (keys.length === 0) return [];
+    const raws = await this.#redis.mget(...keys);
+    const stale: string[] = [];
+    const out = keys.map((key, i): CacheLookup<z.output<S>> => {
+      const raw = raws[i];
+      if (raw === null || raw === undefined) return { type: "miss" };
+      const value = this.#parse(raw);
+      if (value.type === "miss") stale.push(key);
+      return value;
+    });
+    if (stale.length > 0) await this.#redis.del(...stale);
+    return out;
+  }
+
+  /** `set` for many entries (keys from `key`) in one round trip. */
+  async setMany(
+    entries: readonly { key: string; value: z.input<S> }[],
+    ttlMs: number = this.#ttlMs,
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const e of entries) pipeline.set(e.key, JSON.stringify(e.value), "PX", ttlMs);
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([err]) => err !== null)?.[0];
+    if (failed !== undefined && failed !== null) throw failed;
+  }
+
+  #parse(raw: string): CacheLookup<z.output<S>> {
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -68,14 +107,6 @@ export class ResultCache<S extends z.ZodType> {
       json = undefined;
     }
     const parsed = this.#schema.safeParse(json);
-    if (!parsed.success) {
-      await this.#redis.del(key);
-      return { type: "miss" };
-    }
-    return { type: "hit", value: parsed.data };
-  }
-
-  async set(parts: CacheKeyParts, value: z.input<S>, ttlMs: number = this.#ttlMs): Promise<void> {
-    await this.#redis.set(this.key(parts), JSON.stringify(value), "PX", ttlMs);
+    return parsed.success ? { type: "hit", value: parsed.data } : { type: "miss" };
   }
 }

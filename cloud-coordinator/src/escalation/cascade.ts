@@ -1,57 +1,49 @@
 // The cloud cascade: Redis result cache → cloud model tiers (each with its acceptance rule; reject
 // labels such as `oos` are never accepted) → LLM tiers (last resort, their answer is final). Pure of
-// transport: the NATS escalation service, the HTTP API and the batch worker all call `run`.
+// transport: the NATS escalation service and the HTTP API call `run`, the batch worker `runMany`.
+// Both go through one path: a group of requests of one task takes each step together — one cache
+// MGET, one model call per tier (the model's MicroBatcher makes it one `session.run`), the LLM for
+// the requests still unanswered (bounded concurrency), one pipelined cache write — and every request
+// gets the answer, tiers, confidences and costs it would get on its own.
 import { performance } from "node:perf_hooks";
 import type { Tracer } from "@opentelemetry/api";
 import type { InferResultSchema } from "@tiergate/shared";
 import {
-  ATTR_ACCEPTED,
+  ATTR_BATCH_SIZE,
   ATTR_CACHED,
-  ATTR_CONFIDENCE,
   ATTR_COST_USD,
-  ATTR_LLM_ENDPOINT,
-  ATTR_MODEL_VERSION,
   ATTR_STATUS,
   ATTR_TASK,
-  ATTR_TIER,
   ErrorCode,
   TiergateError,
-  actionFor,
   cloudTiers,
-  confidenceOf,
   getTask,
   isLlmTier,
-  isRejectLabel,
-  renderTemplate,
-  thresholdFor,
-  tierCostUsd,
-  toTiergateError,
-  traceIdOf,
   withSpan,
   type InferResult,
   type LlmTier,
   type LoadedPolicy,
   type ModelTier,
-  type ServedBy,
-  type StepTiming,
   type Task,
-  type TierAttempt,
 } from "@tiergate/shared";
 import type { ResultCache } from "../cache/result-cache.ts";
 import type { CascadeMetrics } from "../metrics/metrics.ts";
+import {
+  answerOf,
+  cachedAttempt,
+  finishResult,
+  llmTierOutcome,
+  modelTierOutcomes,
+  type CascadeItem,
+  type CascadeRequest,
+  type TierCall,
+} from "./tier-outcome.ts";
 import { systemClock, type Clock, type CloudModel, type LlmClassifier, type ModelSource } from "./types.ts";
 
-export type CascadeRequest = {
-  id: string;
-  task: string;
-  input: string;
-  /** Epoch ms after which no tier starts. */
-  deadlineAt: number;
-  /** Edge tiers tried before escalating (kept in the answer's attempts). */
-  edgeAttempts?: readonly TierAttempt[];
-  /** The trace the request belongs to (from the edge's traceparent); default: the active span's. */
-  traceId?: string | undefined;
-};
+export type { CascadeRequest } from "./tier-outcome.ts";
+
+/** LLM calls one `runMany` keeps in flight (each endpoint's own limit applies as well). */
+export const DEFAULT_CASCADE_LLM_CONCURRENCY = 8;
 
 export type CascadeOptions = {
   /** The policy in force (read per request, so a reload applies to the next one). */
@@ -63,9 +55,12 @@ export type CascadeOptions = {
   clock?: Clock;
   tracer: Tracer;
   metrics?: CascadeMetrics | undefined;
+  /** LLM calls in flight per `runMany` call. */
+  llmConcurrency?: number;
 };
 
-type TierOutcome = { attempt: TierAttempt; servedBy: ServedBy; accepted: boolean; label?: string };
+/** One request's outcome in `runMany`: its answer, or what `run` would have thrown. */
+export type CascadeOutcome = { type: "answered"; result: InferResult } | { type: "failed"; error: unknown };
 
 export class Cascade {
   readonly #o: CascadeOptions;
@@ -79,20 +74,14 @@ export class Cascade {
   /** Answers `req` or throws a TiergateError (UNKNOWN_TASK, INPUT_TOO_LARGE, DEADLINE_EXCEEDED, LLM_*, ...). */
   async run(req: CascadeRequest): Promise<InferResult> {
     const loaded = this.#o.policy();
-    const task = getTask(loaded.policy, req.task);
-    if (task === undefined)
-      throw new TiergateError(ErrorCode.UNKNOWN_TASK, `task "${req.task}" is not in the policy`);
-    const bytes = Buffer.byteLength(req.input, "utf8");
-    if (bytes > task.maxInputBytes)
-      throw new TiergateError(
-        ErrorCode.INPUT_TOO_LARGE,
-        `input is ${bytes} bytes, over task "${req.task}"'s maxInputBytes of ${task.maxInputBytes}`,
-      );
+    const task = checked(req, loaded);
     return await withSpan(
       this.#o.tracer,
       "tiergate.cloud.cascade",
       async (span) => {
-        const result = await this.#run(req, task, loaded);
+        const [outcome] = await this.#runTask([req], task, loaded);
+        if (outcome === undefined || outcome.type === "failed") throw outcome?.error;
+        const result = outcome.result;
         span.setAttributes({
           [ATTR_STATUS]: result.status,
           [ATTR_CACHED]: result.cached,
@@ -104,249 +93,221 @@ export class Cascade {
     );
   }
 
-  async #run(req: CascadeRequest, task: Task, loaded: LoadedPolicy): Promise<InferResult> {
+  /**
+   * Answers many requests at once (a batch's items): outcomes in request order, each what `run`
+   * would give or throw for it alone. A text repeated among `reqs` is looked up in the cache after
+   * its first occurrence is answered, as it would be one request after the other.
+   */
+  async runMany(reqs: readonly CascadeRequest[]): Promise<CascadeOutcome[]> {
+    const loaded = this.#o.policy();
+    const outcomes = new Array<CascadeOutcome>(reqs.length);
+    const byTask = new Map<string, { task: Task; indexes: number[] }>();
+    reqs.forEach((req, i) => {
+      try {
+        const task = checked(req, loaded);
+        let group = byTask.get(req.task);
+        if (group === undefined) byTask.set(req.task, (group = { task, indexes: [] }));
+        group.indexes.push(i);
+      } catch (error) {
+        outcomes[i] = { type: "failed", error };
+      }
+    });
+    await withSpan(
+      this.#o.tracer,
+      "tiergate.cloud.cascade",
+      async () => {
+        for (const { task, indexes } of byTask.values()) {
+          const out = await this.#runTask(
+            indexes.map((i) => reqs[i] as CascadeRequest),
+            task,
+            loaded,
+          );
+          indexes.forEach((i, k) => (outcomes[i] = out[k] as CascadeOutcome));
+        }
+      },
+      { attributes: { [ATTR_BATCH_SIZE]: reqs.length } },
+    );
+    return outcomes;
+  }
+
+  /** Runs requests of one task through its cloud tiers; never throws. */
+  async #runTask(
+    reqs: readonly CascadeRequest[],
+    task: Task,
+    loaded: LoadedPolicy,
+  ): Promise<CascadeOutcome[]> {
     const started = performance.now();
-    const steps: StepTiming[] = [];
+    const fail = (error: unknown): CascadeOutcome[] => reqs.map(() => ({ type: "failed", error }));
+    const taskName = reqs[0]?.task ?? "";
     const tiers = cloudTiers(task);
     if (tiers.length === 0)
-      throw new TiergateError(ErrorCode.REFUSED_BY_POLICY, `task "${req.task}" declares no cloud tiers`);
-    const models = await this.#modelsOf(tiers);
-    const cacheParts = {
-      task: req.task,
-      policyVersion: loaded.versionTag,
-      modelVersion: tiers
-        .map((t) => (isLlmTier(t) ? `llm:${t.llm.endpoints.join("+")}` : models.get(t.name)?.version))
-        .join(","),
-      text: req.input,
-    };
+      return fail(
+        new TiergateError(ErrorCode.REFUSED_BY_POLICY, `task "${taskName}" declares no cloud tiers`),
+      );
+    let models: Map<string, CloudModel>;
+    try {
+      models = await this.#modelsOf(tiers);
+    } catch (error) {
+      return fail(error);
+    }
     const cache = loaded.policy.cache.enabled ? this.#o.cache : undefined;
+    const modelVersion = tiers
+      .map((t) => (isLlmTier(t) ? `llm:${t.llm.endpoints.join("+")}` : models.get(t.name)?.version))
+      .join(",");
+    const items: CascadeItem[] = reqs.map((req, index) => ({
+      index,
+      req,
+      steps: [],
+      attempts: [],
+      cacheKey:
+        cache?.key({ task: req.task, policyVersion: loaded.versionTag, modelVersion, text: req.input }) ?? "",
+    }));
+    const outcomes = new Array<CascadeOutcome>(reqs.length);
+    const ctx: RunContext = { task, tiers, models, loaded, cache, started, outcomes };
+    let wave = items;
+    while (wave.length > 0) {
+      const later: CascadeItem[] = [];
+      const now: CascadeItem[] = [];
+      const seen = new Set<string>();
+      for (const item of wave) {
+        if (cache !== undefined && seen.has(item.cacheKey)) later.push(item);
+        else {
+          seen.add(item.cacheKey);
+          now.push(item);
+        }
+      }
+      await this.#wave(now, ctx);
+      wave = later;
+    }
+    return outcomes;
+  }
+
+  /** Cache lookup, tiers in order, cache write, for requests with distinct texts. */
+  async #wave(items: CascadeItem[], ctx: RunContext): Promise<void> {
+    const { task, tiers, models, loaded, cache, started, outcomes } = ctx;
+    const failed = (item: CascadeItem, error: unknown): void => {
+      outcomes[item.index] = { type: "failed", error };
+    };
+    let live = items;
     if (cache !== undefined) {
       const t0 = performance.now();
-      const hit = await cache.get(cacheParts);
-      steps.push({ step: "cache", durationMs: performance.now() - t0 });
-      this.#o.metrics?.tier({
-        task: req.task,
-        tier: "cache",
-        kind: "cache",
-        outcome: hit.type,
-        seconds: (performance.now() - t0) / 1000,
-      });
-      if (hit.type === "hit") {
-        const cachedAttempt: TierAttempt = {
-          tier: "cache",
-          where: "cloud",
-          kind: "cache",
-          accepted: true,
-          durationMs: performance.now() - t0,
-        };
-        return this.#finish(
-          req,
-          { ...hit.value, id: req.id, cached: true, costUsd: 0 },
-          [cachedAttempt],
-          steps,
-          started,
-        );
-      }
-    }
-    const attempts: TierAttempt[] = [];
-    const labels = labelSet(models);
-    for (const tier of tiers) {
-      if (this.#clock.now() >= req.deadlineAt)
-        throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed before tier "${tier.name}"`);
-      const t0 = performance.now();
-      const outcome = isLlmTier(tier)
-        ? await this.#llm(req, tier, labels)
-        : await this.#model(req, task, tier, models.get(tier.name), loaded);
-      steps.push({ step: `tier:${tier.name}`, durationMs: performance.now() - t0 });
-      attempts.push(outcome.attempt);
-      if (outcome.accepted && outcome.label !== undefined) {
-        const result = this.#answer(req, task, outcome, attempts, loaded);
-        if (cache !== undefined) {
-          await cache.set(cacheParts, result, loaded.policy.cache.ttlMs);
-        }
-        return this.#finish(req, result, attempts, steps, started);
-      }
-    }
-    throw new TiergateError(
-      ErrorCode.REFUSED_BY_POLICY,
-      `no cloud tier of task "${req.task}" accepted an answer`,
-    );
-  }
-
-  #finish(
-    req: CascadeRequest,
-    base: InferResult,
-    attempts: TierAttempt[],
-    steps: StepTiming[],
-    started: number,
-  ): InferResult {
-    const traceId = req.traceId ?? traceIdOf();
-    const result: InferResult = {
-      ...base,
-      id: req.id,
-      attempts: [...(req.edgeAttempts ?? []), ...attempts],
-      timings: { totalMs: performance.now() - started, steps },
-    };
-    if (traceId !== undefined) result.traceId = traceId;
-    else delete result.traceId;
-    return result;
-  }
-
-  #answer(
-    req: CascadeRequest,
-    task: Task,
-    outcome: TierOutcome,
-    attempts: TierAttempt[],
-    loaded: LoadedPolicy,
-  ): InferResult {
-    const label = outcome.label ?? "";
-    const confidence = outcome.attempt.confidence;
-    const result: InferResult = {
-      id: req.id,
-      task: req.task,
-      status: "answered",
-      label,
-      servedBy: outcome.servedBy,
-      degraded: false,
-      cached: false,
-      attempts,
-      costUsd: attempts.reduce((sum, a) => sum + (a.costUsd ?? 0), 0),
-      timings: { totalMs: 0, steps: [] },
-      policyVersion: loaded.policy.version,
-    };
-    if (confidence !== undefined) result.confidence = confidence;
-    const action = actionFor(task, label);
-    if (action?.type === "template") {
-      result.answer = renderTemplate(action.template, {
-        label,
-        task: req.task,
-        tier: outcome.servedBy.tier,
-        confidence: confidence ?? 1,
-      });
-    } else if (action?.type === "refuse") {
-      result.status = "refused";
-      result.error = { code: ErrorCode.REFUSED_BY_POLICY, message: action.reason };
-    }
-    return result;
-  }
-
-  async #model(
-    req: CascadeRequest,
-    task: Task,
-    tier: ModelTier,
-    model: CloudModel | undefined,
-    loaded: LoadedPolicy,
-  ): Promise<TierOutcome> {
-    if (model === undefined)
-      throw new TiergateError(ErrorCode.MODEL_NOT_FOUND, `model of tier "${tier.name}" is not loaded`);
-    const t0 = performance.now();
-    return await withSpan(this.#o.tracer, "tiergate.cloud.tier", async (span) => {
-      const c = await model.classify(req.input);
-      const rule = tier.accept.rule;
-      const threshold =
-        tier.accept.threshold ?? thresholdFor(model.manifest, rule, tier.accept.targetPrecision ?? 1);
-      const confidence = confidenceOf(c, rule);
-      const accepted =
-        !c.outOfScope && !isRejectLabel(task, c.label) && threshold !== undefined && confidence >= threshold;
-      const costUsd = tierCostUsd(loaded.policy, tier.name);
-      const durationMs = performance.now() - t0;
-      const attempt: TierAttempt = {
-        tier: tier.name,
-        where: "cloud",
-        kind: "model",
-        model: model.manifest.preset,
-        modelVersion: model.version,
-        label: c.label,
-        confidence,
-        accepted,
-        durationMs,
-        costUsd,
-      };
-      if (threshold !== undefined) attempt.threshold = threshold;
-      span.setAttributes({
-        [ATTR_TIER]: tier.name,
-        [ATTR_CONFIDENCE]: confidence,
-        [ATTR_ACCEPTED]: accepted,
-        [ATTR_MODEL_VERSION]: model.version,
-      });
-      this.#o.metrics?.tier({
-        task: req.task,
-        tier: tier.name,
-        kind: "model",
-        outcome: accepted ? "accepted" : "rejected",
-        seconds: durationMs / 1000,
-        costUsd,
-      });
-      return {
-        attempt,
-        accepted,
-        label: c.label,
-        servedBy: {
-          tier: tier.name,
-          where: "cloud",
-          kind: "model",
-          model: model.manifest.preset,
-          version: model.version,
-        },
-      };
-    });
-  }
-
-  async #llm(req: CascadeRequest, tier: LlmTier, labels: readonly string[]): Promise<TierOutcome> {
-    if (labels.length === 0)
-      throw new TiergateError(
-        ErrorCode.INTERNAL,
-        `task "${req.task}" has no cloud model whose labels the LLM could choose from`,
-      );
-    const t0 = performance.now();
-    return await withSpan(this.#o.tracer, "tiergate.cloud.llm", async (span) => {
+      let lookups;
       try {
-        const r = await this.#o
-          .llmFor(tier)
-          .classify({ task: req.task, text: req.input, labels, deadlineAt: req.deadlineAt });
-        const durationMs = performance.now() - t0;
-        span.setAttributes({
-          [ATTR_TIER]: tier.name,
-          [ATTR_LLM_ENDPOINT]: r.endpoint,
-          [ATTR_COST_USD]: r.costUsd,
-        });
-        this.#o.metrics?.tier({
-          task: req.task,
-          tier: tier.name,
-          kind: "llm",
-          outcome: "accepted",
-          seconds: durationMs / 1000,
-          costUsd: r.costUsd,
-        });
-        return {
-          accepted: true,
-          label: r.label,
-          attempt: {
-            tier: tier.name,
-            where: "cloud",
-            kind: "llm",
-            model: r.model,
-            modelVersion: r.endpoint,
-            label: r.label,
-            accepted: true,
-            durationMs,
-            costUsd: r.costUsd,
-            usage: r.usage,
-          },
-          servedBy: { tier: tier.name, where: "cloud", kind: "llm", model: r.model, version: r.endpoint },
-        };
-      } catch (err) {
-        const e = toTiergateError(err, ErrorCode.LLM_ERROR);
-        this.#o.metrics?.tier({
-          task: req.task,
-          tier: tier.name,
-          kind: "llm",
-          outcome: "error",
-          seconds: (performance.now() - t0) / 1000,
-        });
-        throw e;
+        lookups = await cache.getMany(items.map((i) => i.cacheKey));
+      } catch (error) {
+        for (const item of items) failed(item, error);
+        return;
       }
-    });
+      const seconds = (performance.now() - t0) / 1000;
+      live = [];
+      items.forEach((item, i) => {
+        const hit = lookups[i] ?? { type: "miss" };
+        item.steps.push({ step: "cache", durationMs: seconds * 1000 });
+        this.#o.metrics?.tier({
+          task: item.req.task,
+          tier: "cache",
+          kind: "cache",
+          outcome: hit.type,
+          seconds,
+        });
+        if (hit.type === "miss") {
+          live.push(item);
+          return;
+        }
+        const base: InferResult = { ...hit.value, id: item.req.id, cached: true, costUsd: 0 };
+        const attempt = cachedAttempt(performance.now() - t0);
+        outcomes[item.index] = {
+          type: "answered",
+          result: finishResult(item.req, base, [attempt], item.steps, started),
+        };
+      });
+    }
+    const answered: { item: CascadeItem; result: InferResult }[] = [];
+    for (const tier of tiers) {
+      const ready: CascadeItem[] = [];
+      const waiting = live;
+      live = [];
+      for (const item of waiting) {
+        if (this.#clock.now() >= item.req.deadlineAt)
+          failed(
+            item,
+            new TiergateError(ErrorCode.DEADLINE_EXCEEDED, `deadline passed before tier "${tier.name}"`),
+          );
+        else ready.push(item);
+      }
+      if (ready.length === 0) break;
+      const calls = isLlmTier(tier)
+        ? await this.#llmMany(ready, tier, labelSet(models))
+        : await modelTierOutcomes(ready, task, tier, models.get(tier.name), loaded, {
+            tracer: this.#o.tracer,
+            metrics: this.#o.metrics,
+          });
+      ready.forEach((item, i) => {
+        const call = calls[i] as TierCall;
+        if (call.type === "error") return failed(item, call.error);
+        item.steps.push({ step: `tier:${tier.name}`, durationMs: call.durationMs });
+        item.attempts.push(call.outcome.attempt);
+        if (call.outcome.accepted && call.outcome.label !== undefined)
+          answered.push({ item, result: answerOf(item.req, task, call.outcome, item.attempts, loaded) });
+        else live.push(item);
+      });
+    }
+    for (const item of live)
+      failed(
+        item,
+        new TiergateError(
+          ErrorCode.REFUSED_BY_POLICY,
+          `no cloud tier of task "${item.req.task}" accepted an answer`,
+        ),
+      );
+    if (cache !== undefined && answered.length > 0) {
+      try {
+        await cache.setMany(
+          answered.map((a) => ({ key: a.item.cacheKey, value: a.result })),
+          loaded.policy.cache.ttlMs,
+        );
+      } catch (error) {
+        for (const a of answered) failed(a.item, error);
+        return;
+      }
+    }
+    for (const { item, result } of answered)
+      outcomes[item.index] = {
+        type: "answered",
+        result: finishResult(item.req, result, item.attempts, item.steps, started),
+      };
+  }
+
+  /** The LLM tier for each request, at most `llmConcurrency` at a time. */
+  async #llmMany(
+    items: readonly CascadeItem[],
+    tier: LlmTier,
+    labels: readonly string[],
+  ): Promise<TierCall[]> {
+    const out = new Array<TierCall>(items.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < items.length; i = next++) {
+        const item = items[i] as CascadeItem;
+        const t0 = performance.now();
+        try {
+          const outcome = await llmTierOutcome(item.req, tier, labels, {
+            llm: this.#o.llmFor(tier),
+            tracer: this.#o.tracer,
+            metrics: this.#o.metrics,
+          });
+          out[i] = { type: "ok", outcome, durationMs: performance.now() - t0 };
+        } catch (error) {
+          out[i] = { type: "error", error };
+        }
+      }
+    };
+    const lanes = Math.max(
+      1,
+      Math.min(items.length, this.#o.llmConcurrency ?? DEFAULT_CASCADE_LLM_CONCURRENCY),
+    );
+    await Promise.all(Array.from({ length: lanes }, lane));
+    return out;
   }
 
   async #modelsOf(tiers: readonly (ModelTier | LlmTier)[]): Promise<Map<string, CloudModel>> {
@@ -356,6 +317,30 @@ export class Cascade {
     }
     return out;
   }
+}
+
+type RunContext = {
+  task: Task;
+  tiers: readonly (ModelTier | LlmTier)[];
+  models: Map<string, CloudModel>;
+  loaded: LoadedPolicy;
+  cache: ResultCache<typeof InferResultSchema> | undefined;
+  started: number;
+  outcomes: CascadeOutcome[];
+};
+
+/** The request's task, or the error `run` throws before any tier (unknown task, input too large). */
+function checked(req: CascadeRequest, loaded: LoadedPolicy): Task {
+  const task = getTask(loaded.policy, req.task);
+  if (task === undefined)
+    throw new TiergateError(ErrorCode.UNKNOWN_TASK, `task "${req.task}" is not in the policy`);
+  const bytes = Buffer.byteLength(req.input, "utf8");
+  if (bytes > task.maxInputBytes)
+    throw new TiergateError(
+      ErrorCode.INPUT_TOO_LARGE,
+      `input is ${bytes} bytes, over task "${req.task}"'s maxInputBytes of ${task.maxInputBytes}`,
+    );
+  return task;
 }
 
 /** The labels the LLM chooses from: the first cloud model's label set (all models of a task share it). */
