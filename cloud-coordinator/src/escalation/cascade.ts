@@ -289,8 +289,9 @@ export class Cascade {
     const lane = async (): Promise<void> => {
       for (let i = next++; i < items.length; i = next++) {
         const item = items[i] as CascadeItem;
-        const t0 = performance.now();
         try {
+          await item.req.gate;
+          const t0 = performance.now();
           const outcome = await llmTierOutcome(item.req, tier, labels, {
             llm: this.#o.llmFor(tier),
             tracer: this.#o.tracer,

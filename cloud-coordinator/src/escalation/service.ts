@@ -115,7 +115,12 @@ export class EscalationService {
         },
       );
       msg.respond(reply);
-      await after?.();
+      // NATS sends the reply from a microtask queued by respond; work after the reply (storing it
+      // for deduplication) waits behind it, so its Redis write does not delay the reply.
+      if (after !== undefined) {
+        await Promise.resolve();
+        await after();
+      }
     } catch (err) {
       const e = toTiergateError(err);
       this.#o.metrics?.escalation(req?.task ?? "unknown", e.code);
@@ -140,27 +145,46 @@ export class EscalationService {
     if (this.#clock.now() >= req.deadlineAt)
       throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "the request's deadline passed before it arrived");
     const dedup = this.#o.dedup;
-    if (dedup !== undefined) {
-      const begun = await dedup.begin(req.id, req.deadlineAt);
-      if (begun.type === "answered") {
-        this.#o.metrics?.escalation(req.task, "deduplicated");
-        return Buffer.from(begun.reply, "utf8");
-      }
-      if (begun.type === "timeout")
-        throw new TiergateError(
-          ErrorCode.DEADLINE_EXCEEDED,
-          `deadline passed while coordinator ${begun.owner} ran the request`,
-        );
-    }
-    try {
-      const result = await this.#o.cascade.run({
+    // The request-id claim and the cascade start together: the cache and model tiers run while Redis
+    // answers the claim, and the LLM tier (the one that costs money) waits for it. A repeat of an id
+    // answered before gets the stored reply; the cascade's answer is then dropped.
+    const claim = dedup?.begin(req.id, req.deadlineAt);
+    const gate = claim?.then((begun) => {
+      if (begun.type !== "run")
+        throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, `request ${req.id} is answered elsewhere`);
+    });
+    gate?.catch(() => undefined);
+    const ran = this.#o.cascade
+      .run({
         id: req.id,
         task: req.task,
         input: req.input,
         deadlineAt: req.deadlineAt,
         edgeAttempts: req.edgeAttempts,
         traceId,
-      });
+        ...(gate === undefined ? {} : { gate }),
+      })
+      .then(
+        (result) => ({ type: "answered", result }) as const,
+        (error: unknown) => ({ type: "failed", error }) as const,
+      );
+    const [begun, outcome] = await Promise.all([
+      claim?.catch((error: unknown) => ({ type: "error", error }) as const),
+      ran,
+    ]);
+    if (begun?.type === "error") throw begun.error;
+    if (begun?.type === "answered") {
+      this.#o.metrics?.escalation(req.task, "deduplicated");
+      return Buffer.from(begun.reply, "utf8");
+    }
+    if (begun?.type === "timeout")
+      throw new TiergateError(
+        ErrorCode.DEADLINE_EXCEEDED,
+        `deadline passed while coordinator ${begun.owner} ran the request`,
+      );
+    try {
+      if (outcome.type === "failed") throw outcome.error;
+      const result = outcome.result;
       const checked = EscalationReplySchema.safeParse({ id: req.id, result } satisfies EscalationReply);
       if (!checked.success)
         throw new TiergateError(ErrorCode.INTERNAL, "the cascade built a reply outside the contract", {

@@ -43,6 +43,11 @@ export type CascadeRequest = {
   edgeAttempts?: readonly TierAttempt[];
   /** The trace the request belongs to (from the edge's traceparent); default: the active span's. */
   traceId?: string | undefined;
+  /**
+   * Awaited before the request's LLM call (the escalation's request-id claim); if it rejects, the
+   * request fails with its error and the LLM is not called.
+   */
+  gate?: Promise<unknown>;
 };
 
 /** A request on its way through the tiers. */

@@ -128,6 +128,22 @@ describe("escalation", () => {
     expect(f.standin.stats().chatRequests - calls).toBe(1);
   });
 
+  it("calls the LLM once for a request id that arrives twice at the same time", async () => {
+    // The second copy finds the id claimed and waits for the first one's reply; meanwhile its own
+    // cascade may run the model, but not the LLM (it waits for the claim).
+    const req = request(texts.unsure[4] ?? texts.unsure[0] ?? "");
+    f.standin.setLatency(200);
+    try {
+      const calls = f.standin.stats().chatRequests;
+      const [first, again] = await Promise.all([escalate(req), escalate(req)]);
+      expect(again).toEqual(first);
+      expect(first.result.servedBy?.kind).toBe("llm");
+      expect(f.standin.stats().chatRequests - calls).toBe(1);
+    } finally {
+      f.standin.setLatency(0);
+    }
+  });
+
   it("serves a repeated text from the Redis cache at no cost", async () => {
     const text = texts.unsure[2] ?? texts.unsure[0] ?? "";
     await escalate(request(text));
