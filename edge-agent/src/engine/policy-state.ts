@@ -103,7 +103,8 @@ export class ModelPool {
 /** Loads the models of every edge tier and resolves thresholds. Throws a TiergateError naming the tier. */
 export async function buildPolicyState(loaded: LoadedPolicy, pool: ModelPool): Promise<PolicyState> {
   const policy = loaded.policy;
-  // Load every model directory at once (ONNX Runtime builds sessions off the main thread).
+  // Ask for every model directory at once: the files are read on libuv's thread pool while an
+  // earlier one's session is built (onnxruntime-node builds sessions on the main thread).
   const dirs = new Set(Object.values(policy.tasks).flatMap((task) => edgeTiers(task).map((t) => t.model)));
   await Promise.allSettled([...dirs].map((dir) => pool.get(dir)));
   const tiers = new Map<string, EdgeTierRuntime[]>();
