@@ -1,7 +1,8 @@
 // The edge agent daemon, wired from the resources main.ts hands it (NATS connector, model loader,
-// tracer, logger). Start order: stores → models → NATS link (background) → outbox flusher →
-// heartbeat → HTTP. close() reverses it: stop accepting, finish in-flight, flush the outbox,
-// drain NATS, close stores and models.
+// tracer, logger). Start order: stores → models → outbox flusher → heartbeat → HTTP → NATS link
+// (it connects in the background, after ready: loading the NATS client is not on the way to ready).
+// close() reverses it: stop accepting, finish in-flight, flush the outbox, drain NATS, close stores
+// and models.
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";
@@ -165,7 +166,6 @@ export class EdgeAgent {
       },
     });
     this.#outbox.onAppend(() => this.metrics.outboxDepth.set(this.#outbox.depth));
-    this.#link.start();
     this.#flusher.kick();
 
     const engine = (this.#engine = new EdgeEngine({
@@ -218,6 +218,7 @@ export class EdgeAgent {
       listen.type === "tcp"
         ? await this.#http.listen({ host: listen.host, port: listen.port })
         : await this.#http.listen({ path: listen.path });
+    this.#link.start();
     logger.info("edge agent ready", {
       sinceProcessStartMs: Math.round(performance.now()),
       phasesMs: {

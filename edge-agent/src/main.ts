@@ -1,6 +1,5 @@
 // The only place that creates real resources: the NATS connection, ONNX Runtime sessions (through
 // loadModel), the OpenTelemetry SDK, the logger, and the process signal handlers.
-import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
 import { createConsoleLogger, createSubjects, loadModel, type Logger } from "@tiergate/shared";
 import { AGENT_VERSION, EdgeAgent } from "./agent.ts";
@@ -54,13 +53,16 @@ export async function runDaemon(
       listen: config.listen,
       subjects: createSubjects(config.subjectPrefix === "" ? {} : { prefix: config.subjectPrefix }),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
-      connect: () =>
-        connect({
+      // Imported on the first attempt, which the link makes after the agent is ready.
+      connect: async () => {
+        const { connect } = await import("@nats-io/transport-node");
+        return connect({
           servers: config.natsUrl.split(",").map((s) => s.trim()),
           name: `tiergate-edge-${config.deviceId}`,
           maxReconnectAttempts: -1,
           reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
-        }),
+        });
+      },
       loadModel: (dir) => loadModel(dir),
       logger,
       tracer: trace.getTracer(TRACER_NAME, AGENT_VERSION),

@@ -1,11 +1,14 @@
 // The agent's one link to the cloud over NATS: escalation requests (with retries on the same id, so a
 // dying coordinator loses nothing; coordinators deduplicate by id), outbox batches to JetStream with
 // message ids, the device's durable results consumer, and heartbeats. It connects in the background
-// and keeps reconnecting: the agent answers from the edge while the link is down.
+// and keeps reconnecting: the agent answers from the edge while the link is down. The NATS client
+// libraries are imported when it first connects, after the agent is ready: importing them was ~5% of
+// start-to-ready, and nothing before the first connection needs them.
 import type { NatsConnection } from "@nats-io/transport-node";
+import type * as NatsCore from "@nats-io/transport-node";
+import type * as NatsJetStream from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { context, type Context } from "@opentelemetry/api";
-import { headers as natsHeaders, errors as natsErrors } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import {
   decode,
   decodeReply,
@@ -27,7 +30,7 @@ import {
 import type { Escalator } from "../engine/types.ts";
 import type { EdgeMetrics } from "../metrics/metrics.ts";
 import type { RttEstimator } from "../escalation/rtt.ts";
-import { ensureResultsConsumer, ensureStreams } from "./streams.ts";
+import type * as Streams from "./streams.ts";
 
 export const DEADLINE_HEADER = "Tg-Deadline-At";
 export const REQUEST_ID_HEADER = "Tg-Request-Id";
@@ -42,6 +45,19 @@ export const NO_RESPONDERS_RETRY_MS = 50;
 export const MAX_RESULT_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export type LinkState = "connecting" | "connected" | "reconnecting" | "closed";
+
+type NatsLibraries = { core: typeof NatsCore; js: typeof NatsJetStream; streams: typeof Streams };
+let natsLibraries: Promise<NatsLibraries> | undefined;
+
+/** The NATS client, JetStream and this folder's stream set-up, imported once on first use. */
+function loadNatsLibraries(): Promise<NatsLibraries> {
+  natsLibraries ??= Promise.all([
+    import("@nats-io/transport-node"),
+    import("@nats-io/jetstream"),
+    import("./streams.ts"),
+  ]).then(([core, js, streams]) => ({ core, js, streams }));
+  return natsLibraries;
+}
 
 export type NatsLinkOptions = {
   connect: () => Promise<NatsConnection>;
@@ -62,6 +78,8 @@ export class NatsLink implements Escalator {
   readonly #o: NatsLinkOptions;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
+  /** Set before the first connection is. */
+  #libs: NatsLibraries | undefined;
   #state: LinkState = "connecting";
   #closed = false;
   #tasks = new Set<Promise<void>>();
@@ -99,14 +117,15 @@ export class NatsLink implements Escalator {
       const remaining = options.deadlineAt - Date.now();
       if (remaining <= 0 || this.#closed) return Promise.reject(lastError);
       const nc = this.#nc;
-      if (nc === undefined || !this.connected)
+      const libs = this.#libs;
+      if (nc === undefined || libs === undefined || !this.connected)
         throw new TiergateError(ErrorCode.UNAVAILABLE, "the cloud is unreachable (NATS disconnected)");
       // The first attempt leaves time for a retry: a coordinator that dies mid-request never answers.
       const timeout =
         attempt === 0 && remaining >= 2 * MIN_ESCALATION_ATTEMPT_MS
           ? Math.floor(remaining / 2)
           : Math.floor(remaining);
-      const h = natsHeaders();
+      const h = libs.core.headers();
       for (const [k, v] of Object.entries(injectTraceContext({}, options.trace ?? context.active())))
         h.set(k, v);
       h.set(DEADLINE_HEADER, String(Math.floor(options.deadlineAt)));
@@ -124,7 +143,7 @@ export class NatsLink implements Escalator {
           throw new TiergateError(ErrorCode.INTERNAL, `reply for ${reply.id}, expected ${request.id}`);
         return reply.result;
       } catch (err) {
-        lastError = this.#requestError(err);
+        lastError = requestError(err, libs.core.errors);
         if (!lastError.retryable) throw lastError;
         this.#o.logger.debug("escalation attempt failed; retrying while the deadline allows", {
           id: request.id,
@@ -182,25 +201,6 @@ export class NatsLink implements Escalator {
     await Promise.allSettled([...this.#tasks]);
   }
 
-  #requestError(err: unknown): TiergateError {
-    if (err instanceof TiergateError) return err;
-    if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
-      return new TiergateError(ErrorCode.UNAVAILABLE, "no coordinator is listening", { cause: err });
-    }
-    if (err instanceof natsErrors.NoRespondersError) {
-      return new TiergateError(ErrorCode.UNAVAILABLE, "no coordinator is listening", { cause: err });
-    }
-    if (
-      err instanceof natsErrors.TimeoutError ||
-      (err instanceof Error && err.cause instanceof natsErrors.TimeoutError)
-    ) {
-      return new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "no answer from the cloud in time", {
-        cause: err,
-      });
-    }
-    return toTiergateError(err, ErrorCode.UNAVAILABLE);
-  }
-
   #track(p: Promise<void>): void {
     this.#tasks.add(p);
     void p.finally(() => this.#tasks.delete(p));
@@ -210,15 +210,17 @@ export class NatsLink implements Escalator {
     let failures = 0;
     while (!this.#closed) {
       try {
+        const libs = (this.#libs ??= await loadNatsLibraries());
+        const { js, streams } = libs;
         const nc = await this.#o.connect();
         if (this.#closed) {
           await nc.close();
           return;
         }
         this.#nc = nc;
-        this.#js = jetstream(nc);
+        this.#js = js.jetstream(nc);
         try {
-          await ensureStreams(await jetstreamManager(nc), this.#o.subjects);
+          await streams.ensureStreams(await js.jetstreamManager(nc), this.#o.subjects);
         } catch (err) {
           this.#o.logger.error("cannot ensure the JetStream streams; batches wait in the outbox", {
             err: String(err),
@@ -226,7 +228,7 @@ export class NatsLink implements Escalator {
         }
         this.#setConnected(true);
         this.#track(this.#watchStatus(nc));
-        this.#track(this.#consumeResults(nc));
+        this.#track(this.#consumeResults(nc, libs));
         return;
       } catch (err) {
         const fields = { err: String(err) };
@@ -259,13 +261,13 @@ export class NatsLink implements Escalator {
   }
 
   /** Keeps the device's durable results consumer running across errors and reconnects. */
-  async #consumeResults(nc: NatsConnection): Promise<void> {
+  async #consumeResults(nc: NatsConnection, { js, streams }: NatsLibraries): Promise<void> {
     while (!this.#closed && !nc.isClosed()) {
       try {
-        const jsm = await jetstreamManager(nc);
-        await ensureStreams(jsm, this.#o.subjects);
-        const name = await ensureResultsConsumer(jsm, this.#o.subjects, this.#o.deviceId);
-        const consumer = await jetstream(nc).consumers.get(this.#o.subjects.streams.results.name, name);
+        const jsm = await js.jetstreamManager(nc);
+        await streams.ensureStreams(jsm, this.#o.subjects);
+        const name = await streams.ensureResultsConsumer(jsm, this.#o.subjects, this.#o.deviceId);
+        const consumer = await js.jetstream(nc).consumers.get(this.#o.subjects.streams.results.name, name);
         const messages = await consumer.consume();
         this.#stopConsumer = () => void messages.close();
         if (this.#closed) await messages.close();
@@ -299,6 +301,26 @@ export class NatsLink implements Escalator {
       if (!this.#closed) await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS);
     }
   }
+}
+
+/** A failed escalation request as a TiergateError (no responders: retryable; timeout: deadline). */
+function requestError(err: unknown, natsErrors: typeof NatsCore.errors): TiergateError {
+  if (err instanceof TiergateError) return err;
+  if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
+    return new TiergateError(ErrorCode.UNAVAILABLE, "no coordinator is listening", { cause: err });
+  }
+  if (err instanceof natsErrors.NoRespondersError) {
+    return new TiergateError(ErrorCode.UNAVAILABLE, "no coordinator is listening", { cause: err });
+  }
+  if (
+    err instanceof natsErrors.TimeoutError ||
+    (err instanceof Error && err.cause instanceof natsErrors.TimeoutError)
+  ) {
+    return new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "no answer from the cloud in time", {
+      cause: err,
+    });
+  }
+  return toTiergateError(err, ErrorCode.UNAVAILABLE);
 }
 
 function sleep(ms: number): Promise<void> {
