@@ -48,7 +48,11 @@ export type BatchMeta = z.infer<typeof BatchMetaSchema>;
 
 export type BatchStoreOptions = { redis: Redis; keyPrefix?: string; retentionMs?: number };
 
+/** A `putResults` script call waiting for the end of the current event-loop turn. */
+type PendingWrite = { keys: string[]; args: string[]; resolve: () => void; reject: (err: unknown) => void };
+
 export class BatchStore {
+  #writes: PendingWrite[] = [];
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #retentionMs: number;
@@ -129,13 +133,50 @@ export class BatchStore {
 
   /**
    * Stores results (by item id) in one round trip; with `meta`, the status record is replaced in the
-   * same step (a script, so the last results and "completed" land together or not at all).
+   * same step (a script, so the last results and "completed" land together or not at all). Calls
+   * made in the same turn of the event loop (jobs whose items shared a model call) share one
+   * pipelined socket write; each resolves when its own script has run.
    */
   async putResults(id: string, results: readonly InferResult[], meta?: BatchMeta): Promise<void> {
     if (results.length === 0 && meta === undefined) return;
     const args: string[] = [String(this.#retentionMs), meta === undefined ? "" : JSON.stringify(meta)];
     for (const r of results) args.push(r.id, JSON.stringify(r));
-    await PUT_RESULTS.run(this.#redis, [this.#results(id), this.#meta(id)], args);
+    const keys = [this.#results(id), this.#meta(id)];
+    await new Promise<void>((resolve, reject) => {
+      this.#writes.push({ keys, args, resolve, reject });
+      if (this.#writes.length > 1) return;
+      setImmediate(() => {
+        const group = this.#writes;
+        this.#writes = [];
+        void this.#write(group);
+      });
+    });
+  }
+
+  /** Writes queued in one turn of the event loop go out in one pipeline (one socket write). */
+  async #write(group: PendingWrite[]): Promise<void> {
+    if (group.length === 1) {
+      const [w] = group as [PendingWrite];
+      await PUT_RESULTS.run(this.#redis, w.keys, w.args).then(() => w.resolve(), w.reject);
+      return;
+    }
+    const pipeline = this.#redis.pipeline();
+    for (const w of group) pipeline.evalsha(PUT_RESULTS.sha, w.keys.length, ...w.keys, ...w.args);
+    let replies: [Error | null, unknown][];
+    try {
+      replies = (await pipeline.exec()) ?? [];
+    } catch (err) {
+      for (const w of group) w.reject(err);
+      return;
+    }
+    await Promise.all(
+      group.map(async (w, i) => {
+        const err = replies[i]?.[0] ?? null;
+        // NOSCRIPT (a restarted Redis): the one-by-one path loads the script.
+        if (err === null) w.resolve();
+        else await PUT_RESULTS.run(this.#redis, w.keys, w.args).then(() => w.resolve(), w.reject);
+      }),
+    );
   }
 
   /** Results stored so far, by item id. */
