@@ -27,6 +27,7 @@ import {
 } from "@tiergate/shared";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
 import type { BatchScheduler } from "./scheduler.ts";
+import { refusedResult } from "./worker.ts";
 
 /** How long JetStream waits for an ack before redelivering to another coordinator. */
 export const DEFAULT_BATCH_ACK_WAIT_MS = 30_000;
@@ -159,17 +160,7 @@ export class EdgeBatchIntake {
         deviceId,
         batchId: submission.batchId,
         requestId: item.id,
-        result: {
-          id: item.id,
-          task: item.task,
-          status: "refused",
-          degraded: false,
-          cached: false,
-          attempts: item.edgeAttempts ?? [],
-          costUsd: 0,
-          timings: { totalMs: 0, steps: [] },
-          error: { code: e.code, message: e.message },
-        },
+        result: refusedResult(item, e),
       });
       await this.#o.js.publish(this.#o.subjects.results(deviceId), encode(msg), { msgID: item.id });
     }

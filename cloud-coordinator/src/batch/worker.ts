@@ -332,8 +332,8 @@ function metaOf(data: BatchJobData): BatchMeta {
   };
 }
 
-/** A batch item's answer when the cascade refused it with a non-retryable error. */
-function refusedResult(item: BatchItem, e: TiergateError): InferResult {
+/** A batch item's answer when it is refused with a non-retryable error (by the cascade or the intake). */
+export function refusedResult(item: BatchItem, e: TiergateError): InferResult {
   return {
     id: item.id,
     task: item.task,
