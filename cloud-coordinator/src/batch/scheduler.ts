@@ -16,7 +16,7 @@ import {
 import type { Clock } from "../escalation/types.ts";
 import { systemClock } from "../escalation/types.ts";
 import { offPeakDelayMs } from "./off-peak.ts";
-import { DEFAULT_BATCH_RETENTION_MS, type BatchMeta, type BatchStore } from "./store.ts";
+import { DEFAULT_BATCH_RETENTION_MS, newBatchMeta, type BatchMeta, type BatchStore } from "./store.ts";
 
 export const DEFAULT_BATCH_QUEUE = "tg-batches";
 export const BATCH_JOB_NAME = "batch";
@@ -128,15 +128,7 @@ export class BatchScheduler {
     const now = this.#clock.now();
     const windowDelay =
       this.#o.forceOffPeak === true ? 0 : offPeakDelayMs(new Date(now), policy.batch.offPeak);
-    const fresh: BatchMeta = {
-      batchId: submission.batchId,
-      source: submission.source,
-      status: windowDelay > 0 ? "delayed" : "queued",
-      itemIds: submission.items.map((i) => i.id),
-      submittedAt: submission.submittedAt,
-      scheduledFor: now + windowDelay,
-      ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
-    };
+    const fresh = newBatchMeta(submission, windowDelay > 0 ? "delayed" : "queued", now + windowDelay);
     return {
       submission,
       fresh,

@@ -12,6 +12,7 @@ import {
   InferResultSchema,
   type BatchResult,
   type BatchStatus,
+  type BatchSubmission,
   type ErrorInfo,
   type InferResult,
 } from "@tiergate/shared";
@@ -45,6 +46,23 @@ export const BatchMetaSchema = z.strictObject({
   error: ErrorInfoSchema.optional(),
 });
 export type BatchMeta = z.infer<typeof BatchMetaSchema>;
+
+/** The status record of a batch that is stored but has not started. */
+export function newBatchMeta(
+  submission: BatchSubmission,
+  status: "queued" | "delayed",
+  scheduledFor: number,
+): BatchMeta {
+  return {
+    batchId: submission.batchId,
+    source: submission.source,
+    status,
+    itemIds: submission.items.map((i) => i.id),
+    submittedAt: submission.submittedAt,
+    scheduledFor,
+    ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
+  };
+}
 
 export type BatchStoreOptions = { redis: Redis; keyPrefix?: string; retentionMs?: number };
 

@@ -30,7 +30,7 @@ import type { Cascade } from "../escalation/cascade.ts";
 import { systemClock, type Clock } from "../escalation/types.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
 import { BatchJobDataSchema, DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
-import type { BatchMeta, BatchStore } from "./store.ts";
+import { newBatchMeta, type BatchMeta, type BatchStore } from "./store.ts";
 
 /** Time one batch item may take through the cascade. */
 export const DEFAULT_BATCH_ITEM_DEADLINE_MS = 60_000;
@@ -154,7 +154,8 @@ export class BatchWorker {
         const opened = firstStart
           ? { meta: undefined, results: new Map<string, InferResult>() }
           : await this.#o.store.open(id);
-        const meta: BatchMeta = opened.meta ?? metaOf(parsed.data);
+        // The status record the scheduler wrote, rebuilt from the job's own data when it is missing.
+        const meta: BatchMeta = opened.meta ?? newBatchMeta(submission, "queued", parsed.data.scheduledFor);
         const startedAt = this.#clock.now();
         const runningMeta: BatchMeta = { ...meta, status: "running", startedAt };
         const completed = (): BatchMeta => ({
@@ -316,20 +317,6 @@ export class BatchWorker {
   async close(): Promise<void> {
     await this.worker.close();
   }
-}
-
-/** The status record the scheduler wrote for this job (rebuilt from the job's own data). */
-function metaOf(data: BatchJobData): BatchMeta {
-  const { submission } = data;
-  return {
-    batchId: submission.batchId,
-    source: submission.source,
-    status: "queued",
-    itemIds: submission.items.map((i) => i.id),
-    submittedAt: submission.submittedAt,
-    scheduledFor: data.scheduledFor,
-    ...(submission.deviceId === undefined ? {} : { deviceId: submission.deviceId }),
-  };
 }
 
 /** A batch item's answer when it is refused with a non-retryable error (by the cascade or the intake). */
