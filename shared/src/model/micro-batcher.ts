@@ -1,5 +1,7 @@
-// Gathers concurrent single-text calls into one `session.run`. A batch closes when it reaches
-// `maxBatchSize` or when `maxWaitMs` has passed since its first text; waits under 1 ms use
+// Gathers concurrent single-text calls into one `session.run`. A call that finds the batcher idle
+// (nothing queued, no batch running) runs at once, alone: there is nobody to wait for, and waiting
+// would only add latency. Calls that arrive while a batch runs queue up; that batch closes when it
+// reaches `maxBatchSize` or when `maxWaitMs` has passed since its first text; waits under 1 ms use
 // setImmediate (every caller of the current tick and its microtasks joins), longer ones setTimeout.
 import { ErrorCode, TiergateError } from "../errors.ts";
 import type { Classification } from "./confidence.ts";
@@ -52,7 +54,7 @@ export class MicroBatcher {
       return Promise.reject(new TiergateError(ErrorCode.SHUTTING_DOWN, "micro-batcher is closed"));
     return new Promise<Classification>((resolve, reject) => {
       this.#queue.push({ text, resolve, reject });
-      if (this.#queue.length >= this.#maxBatchSize) this.#flush();
+      if (this.#queue.length >= this.#maxBatchSize || this.#inFlight.size === 0) this.#flush();
       else this.#schedule();
     });
   }

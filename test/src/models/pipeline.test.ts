@@ -113,6 +113,19 @@ describe("trained model directory", () => {
     await expect(runtime.classify(["ok", "  "])).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
+  it("runs a call that finds the micro-batcher idle at once, and queues those that arrive meanwhile", async () => {
+    const batcher = new MicroBatcher(runtime, { maxWaitMs: 50 });
+    const first = batcher.classify("what is my credit score");
+    expect(batcher.batches).toBe(1); // started in the call itself, no wait
+    const rest = ["tell me a joke", "set a timer for ten minutes"].map((t) => batcher.classify(t));
+    expect(batcher.batches).toBe(1); // a batch is running: these wait for the next one
+    const [a, b, c] = await Promise.all([first, ...rest]);
+    expect(batcher.batches).toBe(2);
+    const singles = await runtime.classify(["what is my credit score", "tell me a joke", "set a timer for ten minutes"]);
+    expect([a, b, c].map((x) => x?.label)).toEqual(singles.map((x) => x.label));
+    await batcher.close();
+  });
+
   it("answers each of many concurrent micro-batched callers as a single classify would", async () => {
     const batcher = new MicroBatcher(runtime, { maxBatchSize: 64 });
     const texts = Array.from({ length: 300 }, (_, i) => `please check my account balance number ${i % 17} now`);
