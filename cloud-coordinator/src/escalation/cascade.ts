@@ -200,6 +200,7 @@ export class Cascade {
       }
       const seconds = (performance.now() - t0) / 1000;
       live = [];
+      const gated: { item: CascadeItem; gate: () => Promise<unknown>; result: InferResult }[] = [];
       items.forEach((item, i) => {
         const hit = lookups[i] ?? { type: "miss" };
         item.steps.push({ step: "cache", durationMs: seconds * 1000 });
@@ -216,11 +217,22 @@ export class Cascade {
         }
         const base: InferResult = { ...hit.value, id: item.req.id, cached: true, costUsd: 0 };
         const attempt = cachedAttempt(performance.now() - t0);
-        outcomes[item.index] = {
-          type: "answered",
-          result: finishResult(item.req, base, [attempt], item.steps, started),
-        };
+        const result = finishResult(item.req, base, [attempt], item.steps, started);
+        if (item.req.gate === undefined) outcomes[item.index] = { type: "answered", result };
+        else gated.push({ item, gate: item.req.gate, result });
       });
+      // A cached answer passes the request's gate too: a repeat of an id whose first run the LLM
+      // answered (and cached) gets that run's stored reply, with what the LLM cost, not a free copy.
+      await Promise.all(
+        gated.map(async ({ item, gate, result }) => {
+          try {
+            await gate();
+            outcomes[item.index] = { type: "answered", result };
+          } catch (error) {
+            failed(item, error);
+          }
+        }),
+      );
     }
     const answered: { item: CascadeItem; result: InferResult }[] = [];
     for (const tier of tiers) {
@@ -290,7 +302,7 @@ export class Cascade {
       for (let i = next++; i < items.length; i = next++) {
         const item = items[i] as CascadeItem;
         try {
-          await item.req.gate;
+          await item.req.gate?.();
           const t0 = performance.now();
           const outcome = await llmTierOutcome(item.req, tier, labels, {
             llm: this.#o.llmFor(tier),

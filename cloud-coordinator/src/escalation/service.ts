@@ -28,7 +28,7 @@ import {
   type Logger,
   type Subjects,
 } from "@tiergate/shared";
-import type { RequestDedup } from "../cache/request-dedup.ts";
+import type { DedupBegin, RequestDedup } from "../cache/request-dedup.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
 import type { Cascade } from "./cascade.ts";
 import { systemClock, type Clock } from "./types.ts";
@@ -145,16 +145,23 @@ export class EscalationService {
     if (this.#clock.now() >= req.deadlineAt)
       throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, "the request's deadline passed before it arrived");
     const dedup = this.#o.dedup;
-    // The request-id claim and the cascade start together: the cache and model tiers run while Redis
-    // answers the claim, and the LLM tier (the one that costs money) waits for it. A repeat of an id
-    // answered before gets the stored reply; the cascade's answer is then dropped.
-    const claim = dedup?.begin(req.id, req.deadlineAt);
-    const gate = claim?.then((begun) => {
-      if (begun.type !== "run")
-        throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, `request ${req.id} is answered elsewhere`);
-    });
-    gate?.catch(() => undefined);
-    const ran = this.#o.cascade
+    // The request-id claim guards the LLM call (the one that costs money) and answers from the cache
+    // (what a repeat of an LLM-answered id finds): it is taken when the cascade reaches either, and
+    // only then. A model's answer costs no Redis round trip; a repeat of its id runs the same
+    // deterministic model again and gets the same answer. A repeat that reaches the cache or the LLM
+    // after its id was answered gets the stored reply (the cascade's own answer is dropped), or waits
+    // while a live coordinator holds the claim.
+    const held: { claim?: Promise<DedupBegin> } = {};
+    const gate =
+      dedup === undefined
+        ? undefined
+        : async (): Promise<void> => {
+            held.claim ??= dedup.begin(req.id, req.deadlineAt);
+            const begun = await held.claim;
+            if (begun.type !== "run")
+              throw new TiergateError(ErrorCode.DEADLINE_EXCEEDED, `request ${req.id} is answered elsewhere`);
+          };
+    const outcome = await this.#o.cascade
       .run({
         id: req.id,
         task: req.task,
@@ -168,10 +175,7 @@ export class EscalationService {
         (result) => ({ type: "answered", result }) as const,
         (error: unknown) => ({ type: "failed", error }) as const,
       );
-    const [begun, outcome] = await Promise.all([
-      claim?.catch((error: unknown) => ({ type: "error", error }) as const),
-      ran,
-    ]);
+    const begun = await held.claim?.catch((error: unknown) => ({ type: "error", error }) as const);
     if (begun?.type === "error") throw begun.error;
     if (begun?.type === "answered") {
       this.#o.metrics?.escalation(req.task, "deduplicated");
@@ -182,6 +186,8 @@ export class EscalationService {
         ErrorCode.DEADLINE_EXCEEDED,
         `deadline passed while coordinator ${begun.owner} ran the request`,
       );
+    // Without a claim (no LLM call) there is nothing to store or give up.
+    const owned = begun?.type === "run" ? dedup : undefined;
     try {
       if (outcome.type === "failed") throw outcome.error;
       const result = outcome.result;
@@ -194,15 +200,15 @@ export class EscalationService {
       this.#o.metrics?.escalation(req.task, result.status);
       // Stored after the reply is sent (off the latency path); a repeat arriving meanwhile waits on
       // this live coordinator's claim and then reads the stored reply.
-      if (dedup !== undefined)
+      if (owned !== undefined)
         afterReply(() =>
-          dedup.complete(req.id, json).catch((err: unknown) => {
+          owned.complete(req.id, json).catch((err: unknown) => {
             this.#o.logger.warn("could not store a reply for deduplication", { err, requestId: req.id });
           }),
         );
       return Buffer.from(json, "utf8");
     } catch (err) {
-      await dedup?.release(req.id).catch(() => undefined);
+      await owned?.release(req.id).catch(() => undefined);
       throw err;
     }
   }

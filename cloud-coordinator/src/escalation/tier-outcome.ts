@@ -44,10 +44,11 @@ export type CascadeRequest = {
   /** The trace the request belongs to (from the edge's traceparent); default: the active span's. */
   traceId?: string | undefined;
   /**
-   * Awaited before the request's LLM call (the escalation's request-id claim); if it rejects, the
-   * request fails with its error and the LLM is not called.
+   * Called and awaited before the request's LLM call or its answer from the cache, and only then
+   * (the escalation's request-id claim: a request a model answers never waits for it); if it
+   * rejects, the request fails with its error and the LLM is not called.
    */
-  gate?: Promise<unknown>;
+  gate?: () => Promise<unknown>;
 };
 
 /** A request on its way through the tiers. */
