@@ -118,11 +118,13 @@ export class EdgeEngine {
       async (span) => {
         ctx.trace = trace.setSpan(parent ?? otelContext.active(), span);
         const result = req.mode === "batch" ? await this.#defer(ctx) : await this.#realtime(ctx);
-        span.setAttributes({
-          [ATTR_STATUS]: result.status,
-          [ATTR_DEGRADED]: result.degraded,
-          [ATTR_CACHED]: result.cached,
-        });
+        if (span.isRecording()) {
+          span.setAttributes({
+            [ATTR_STATUS]: result.status,
+            [ATTR_DEGRADED]: result.degraded,
+            [ATTR_CACHED]: result.cached,
+          });
+        }
         return result;
       },
       {
@@ -135,12 +137,7 @@ export class EdgeEngine {
   async #realtime(ctx: Ctx): Promise<InferResult> {
     const { state, req } = ctx;
     const cacheOn = state.policy.cache.enabled;
-    const keyParts = {
-      task: req.task,
-      policyVersion: state.policyVersion,
-      modelVersion: state.modelVersions.get(req.task) ?? "none",
-      input: req.input,
-    };
+    const keyParts: CacheKeyParts = cacheOn ? cacheKeyParts(ctx) : NO_CACHE_KEY;
     if (cacheOn) {
       const t = this.#clock.now();
       const hit = this.#o.cache.get(keyParts);
@@ -219,11 +216,7 @@ export class EdgeEngine {
     return this.#escalate(ctx, edge, keyParts);
   }
 
-  async #escalate(
-    ctx: Ctx,
-    edge: EdgeOutcome,
-    keyParts: Parameters<ResultCache<CachedAnswer>["set"]>[0],
-  ): Promise<InferResult> {
+  async #escalate(ctx: Ctx, edge: EdgeOutcome, keyParts: CacheKeyParts): Promise<InferResult> {
     const { req } = ctx;
     const redacted = ctx.state.redactor.redact(req.input);
     const started = this.#clock.now();
@@ -350,6 +343,19 @@ export class EdgeEngine {
     this.#o.metrics.outcome(ctx.req.task, kind, tier, totalMs);
     return result;
   }
+}
+
+type CacheKeyParts = Parameters<ResultCache<CachedAnswer>["set"]>[0];
+/** Stands in for the key when the policy turns the cache off (nothing reads it then). */
+const NO_CACHE_KEY: CacheKeyParts = { task: "", policyVersion: "", modelVersion: "", input: "" };
+
+function cacheKeyParts(ctx: Ctx): CacheKeyParts {
+  return {
+    task: ctx.req.task,
+    policyVersion: ctx.state.policyVersion,
+    modelVersion: ctx.state.modelVersions.get(ctx.req.task) ?? "none",
+    input: ctx.req.input,
+  };
 }
 
 function refusedFields(

@@ -49,13 +49,6 @@ export async function runEdgeTiers(
       "tiergate.edge.tier",
       async (span) => {
         const started = options.clock.now();
-        const base = {
-          tier: t.tier.name,
-          where: "edge" as const,
-          kind: "model" as const,
-          model: t.model.manifest.preset,
-          modelVersion: t.model.version,
-        };
         let attempt: TierAttempt;
         try {
           const c = await t.batcher.classify(input);
@@ -65,33 +58,28 @@ export async function runEdgeTiers(
             !c.outOfScope &&
             !options.task.rejectLabels.includes(c.label) &&
             score >= t.threshold;
-          attempt = {
-            ...base,
-            label: c.label,
-            confidence: score,
-            accepted,
-            durationMs: options.clock.now() - started,
-          };
+          attempt = tierAttempt(t, accepted, options.clock.now() - started);
+          attempt.label = c.label;
+          attempt.confidence = score;
           if (t.threshold !== undefined) attempt.threshold = t.threshold;
         } catch (thrown) {
           // A failing model is one tier fewer, not a failed request: the cascade goes on.
           const err = toTiergateError(thrown, ErrorCode.INTERNAL);
-          attempt = {
-            ...base,
-            accepted: false,
-            durationMs: options.clock.now() - started,
-            error: { code: err.code, message: err.message },
-          };
+          attempt = tierAttempt(t, false, options.clock.now() - started);
+          attempt.error = { code: err.code, message: err.message };
         }
         options.metrics.tier(options.taskId, t.tier.name, attempt.confidence, attempt.durationMs);
-        span.setAttributes({
-          [ATTR_TIER]: t.tier.name,
-          [ATTR_MODEL_VERSION]: t.model.version,
-          [ATTR_ACCEPTED]: attempt.accepted,
-          ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
-          ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
-          ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
-        });
+        // Attributes are built only for a span that records them (none without a tracer provider).
+        if (span.isRecording()) {
+          span.setAttributes({
+            [ATTR_TIER]: t.tier.name,
+            [ATTR_MODEL_VERSION]: t.model.version,
+            [ATTR_ACCEPTED]: attempt.accepted,
+            ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
+            ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
+            ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
+          });
+        }
         return attempt;
       },
       { parent: options.parent },
@@ -101,6 +89,19 @@ export async function runEdgeTiers(
     if (attempt.accepted) return { attempts, accepted: attempt };
   }
   return { attempts, accepted: undefined };
+}
+
+/** A tier attempt's fixed fields, in one shape for every attempt. */
+function tierAttempt(t: EdgeTierRuntime, accepted: boolean, durationMs: number): TierAttempt {
+  return {
+    tier: t.tier.name,
+    where: "edge",
+    kind: "model",
+    model: t.model.manifest.preset,
+    modelVersion: t.model.version,
+    accepted,
+    durationMs,
+  };
 }
 
 /** The edge attempt with the highest confidence that produced a label. */

@@ -32,7 +32,7 @@ export class MicroBatcher {
   readonly #maxBatchSize: number;
   #queue: Pending[] = [];
   #timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
   /** Batches run so far (for metrics and tests). */
   batches = 0;
@@ -45,13 +45,16 @@ export class MicroBatcher {
 
   /** Classifies one text together with whatever else arrives within the wait. */
   classify(text: string): Promise<Classification> {
-    try {
-      checkTexts([text]);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    if (typeof text !== "string" || text.trim() === "") {
+      try {
+        checkTexts([text]);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
     }
     if (this.#closed)
       return Promise.reject(new TiergateError(ErrorCode.SHUTTING_DOWN, "micro-batcher is closed"));
+    if (this.#queue.length === 0 && this.#inFlight.size === 0) return this.#alone(text);
     return new Promise<Classification>((resolve, reject) => {
       this.#queue.push({ text, resolve, reject });
       if (this.#queue.length >= this.#maxBatchSize || this.#inFlight.size === 0) this.#flush();
@@ -80,6 +83,28 @@ export class MicroBatcher {
       this.#inFlight.add(run);
       void run.finally(() => this.#inFlight.delete(run));
     }
+  }
+
+  /** An idle batcher's call: straight to the model, without the queue's promise and closures. */
+  #alone(text: string): Promise<Classification> {
+    this.batches++;
+    let call: Promise<Classification[]>;
+    try {
+      call = this.#model.classify([text]);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const run = call.then((results) => {
+      const r = results[0];
+      if (r === undefined) throw new TiergateError(ErrorCode.INTERNAL, "model returned too few results");
+      return r;
+    });
+    const settled: Promise<unknown> = run.then(
+      () => this.#inFlight.delete(settled),
+      () => this.#inFlight.delete(settled),
+    );
+    this.#inFlight.add(settled);
+    return run;
   }
 
   async #run(batch: Pending[]): Promise<void> {

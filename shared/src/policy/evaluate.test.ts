@@ -71,5 +71,9 @@ describe("policy evaluator on the example policy", () => {
         confidence: 0.987,
       }),
     ).toBe("balance by nano for intent at 0.99");
+    const vars = { label: "a", tier: "b", task: "c", confidence: 1 };
+    expect(renderTemplate("{label}{label} {x} {tier}", vars)).toBe("aa {x} b");
+    expect(renderTemplate("{label}{label} {x} {tier}", { ...vars, label: "z" })).toBe("zz {x} b");
+    expect(renderTemplate("no variables", vars)).toBe("no variables");
   });
 });

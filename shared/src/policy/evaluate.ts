@@ -77,9 +77,32 @@ export function llmCostUsd(endpoint: LlmEndpoint, inputTokens: number, outputTok
 
 export type TemplateVars = { label: string; task: string; tier: string; confidence: number };
 
-/** Fills `{label}`, `{task}`, `{tier}`, `{confidence}` (validated at load, so no unknown ones remain). */
+const TEMPLATE_VAR = /\{(label|task|tier|confidence)\}/g;
+/** Templates split at their variables: even entries literal text, odd entries variable names. */
+const compiledTemplates = new Map<string, string[]>();
+const COMPILED_TEMPLATES_MAX = 1_000;
+
+function compileTemplate(template: string): string[] {
+  let parts = compiledTemplates.get(template);
+  if (parts === undefined) {
+    parts = template.split(TEMPLATE_VAR);
+    if (compiledTemplates.size >= COMPILED_TEMPLATES_MAX) compiledTemplates.clear();
+    compiledTemplates.set(template, parts);
+  }
+  return parts;
+}
+
+/**
+ * Fills `{label}`, `{task}`, `{tier}`, `{confidence}` (validated at load, so no unknown ones remain).
+ * Each template is split at its variables once (it runs on every rule-based answer).
+ */
 export function renderTemplate(template: string, vars: TemplateVars): string {
-  return template.replace(/\{(label|task|tier|confidence)\}/g, (_m, key: keyof TemplateVars) =>
-    key === "confidence" ? vars.confidence.toFixed(2) : vars[key],
-  );
+  const parts = compileTemplate(template);
+  let out = parts[0] ?? "";
+  for (let i = 1; i < parts.length; i += 2) {
+    const key = parts[i] as keyof TemplateVars;
+    out += key === "confidence" ? vars.confidence.toFixed(2) : vars[key];
+    out += parts[i + 1] ?? "";
+  }
+  return out;
 }

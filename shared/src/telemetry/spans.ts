@@ -11,9 +11,11 @@ export interface WithSpanOptions {
 
 /**
  * Runs `fn` in a new active span named `name`, ends it, and on a throw records the exception,
- * the error code (when it has one) and an ERROR status before rethrowing.
+ * the error code (when it has one) and an ERROR status before rethrowing. Not an async function:
+ * a synchronous `fn` costs no extra promise turn, an asynchronous one one `then` (the request path
+ * nests two spans per edge request).
  */
-export async function withSpan<T>(
+export function withSpan<T>(
   tracer: Tracer,
   name: string,
   fn: (span: Span) => Promise<T> | T,
@@ -22,25 +24,45 @@ export async function withSpan<T>(
   const parent = options.parent ?? context.active();
   const span = tracer.startSpan(
     name,
-    options.attributes === undefined ? {} : { attributes: options.attributes },
+    options.attributes === undefined ? undefined : { attributes: options.attributes },
     parent,
   );
+  let out: Promise<T> | T;
   try {
-    return await context.with(trace.setSpan(parent, span), () => fn(span));
+    out = context.with(trace.setSpan(parent, span), fn, undefined, span);
   } catch (err) {
-    guard(() => {
-      if (err instanceof Error) span.recordException(err);
-      const code = typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
-      if (typeof code === "string") span.setAttribute(ATTR_ERROR_CODE, code);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: err instanceof Error ? err.message : String(err),
-      });
-    });
-    throw err;
-  } finally {
-    guard(() => span.end());
+    failed(span, err);
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as thrown
+    return Promise.reject(err);
   }
+  if (!(out instanceof Promise)) {
+    guard(() => span.end());
+    return Promise.resolve(out);
+  }
+  return out.then(
+    (value) => {
+      guard(() => span.end());
+      return value;
+    },
+    (err: unknown) => {
+      failed(span, err);
+      throw err;
+    },
+  );
+}
+
+/** Records `err` on `span` and ends it. */
+function failed(span: Span, err: unknown): void {
+  guard(() => {
+    if (err instanceof Error) span.recordException(err);
+    const code = typeof err === "object" && err !== null && "code" in err ? err.code : undefined;
+    if (typeof code === "string") span.setAttribute(ATTR_ERROR_CODE, code);
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: err instanceof Error ? err.message : String(err),
+    });
+  });
+  guard(() => span.end());
 }
 
 function guard(fn: () => void): void {
