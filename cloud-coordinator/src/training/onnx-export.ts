@@ -1,17 +1,24 @@
-// Builds the classifier graph. Ragged inputs, no padding: the features of all N texts concatenated.
-//   ids int32 [T]            feature buckets
-//   segments int32 [T, 1]    the text (0..N-1) each feature belongs to (Cast to int64 in-graph)
+// Builds the classifier graph. Inputs: each text's features in chunks of K ids (the runtime uses
+// FEATURE_CHUNK = 16), its last chunk padded with the id `buckets`; a text takes ceil(len / K) chunks
+// (at least one), the chunks of all N texts one after another.
+//   ids int32 [M, K]         feature buckets, padding = buckets
+//   segments int32 [M, 1]    the text (0..N-1) each chunk belongs to (Cast to int64 in-graph)
 //   lengths int32 [N]        features per text (its shape gives N)
 // Graph:
-//   rows   = Gather(rowMap, ids)                  bucket → kept row (unknown → zero row R)
-//   emb    = Gather(E', rows)                     [T, D+1]: E' = [E | known], known 1 for rows training
-//                                                 kept, row R all zeros (int8: Concat(Cast(Gather(Eq,
-//                                                 rows)) · scale[rows], known[rows]), scale[R] = 0)
-//   s      = ScatterND(zeros[N, D+1], segments, emb, reduction=add)   per-text sum and count
+//   rows   = Gather(rowMap', ids)                 bucket → kept row (unknown and padding → zero row R;
+//                                                 rowMap' is rowMap with one more entry, R, for `buckets`)
+//   emb    = Gather(E', rows)                     [M, K, D+1]: E' = [E | known], known 1 for rows
+//                                                 training kept, row R all zeros (int8: Concat(Cast(
+//                                                 Gather(Eq, rows)) · scale[rows], known[rows]), scale[R] = 0)
+//   chunk  = ReduceSum(emb, axis 1)               [M, D+1] per-chunk sum and count
+//   s      = ScatterND(zeros[N, D+1], segments, chunk, reduction=add)   per-text sum and count
 //   sum    = s[:, :D];  count = s[:, D]
-// (Graph version 4: segments and lengths are int32, so the runtime fills no BigInt64Arrays.
-// Version 3: int64 inputs. Version 2 summed the count in a second ScatterND over [T, 1]; ORT's ScatterND
-// costs per index, so that one cost as much as summing the embeddings.)
+// (Graph version 5: chunked ids. ORT's ScatterND costs per element added, and with one index per
+// feature (version 4: ragged ids [T], segments [T, 1]) it cost as much as the Gather; summing K
+// features a chunk in ReduceSum first leaves it ~T/K rows, and padding to K wastes under K ids a
+// text, where padding every text to the longest one in the batch wasted more than half the work.
+// Version 4: segments and lengths int32, so the runtime fills no BigInt64Arrays. Version 3: int64
+// inputs. Version 2 summed the count in a second ScatterND.)
 //   h      = sum / max(count, 1)                  mean of known features
 //   h      = Relu(Gemm(h, W1, b1))                when the preset has a hidden layer
 //   logits = Gemm(h, W2, b2);  probs = Softmax(logits · 1/temperature)
@@ -19,7 +26,7 @@ import type { OnnxNode, OnnxTensor } from "./onnx-proto.ts";
 import { AttrType, OnnxType, encodeModel, rawBytes, valueInfo } from "./onnx-proto.ts";
 
 export interface ExportWeights {
-  /** bucket → row index, rows in [0, rowsKept); rowsKept means "unknown". */
+  /** bucket → row index, rows in [0, rowsKept); rowsKept means "unknown". One entry per bucket. */
   rowMap: Int32Array;
   rowsKept: number;
   dim: number;
@@ -84,11 +91,15 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   const { rowsKept: R, dim: D, classes: C } = w;
   const init: OnnxTensor[] = [];
   const nodes: OnnxNode[] = [];
+  // One more entry for the padding id (`buckets`): the zero row.
+  const rowMap = new Int32Array(w.rowMap.length + 1);
+  rowMap.set(w.rowMap);
+  rowMap[w.rowMap.length] = R;
   init.push({
     name: "row_map",
-    dims: [w.rowMap.length],
+    dims: [rowMap.length],
     dataType: OnnxType.INT32,
-    rawData: rawBytes(w.rowMap),
+    rawData: rawBytes(rowMap),
   });
   init.push(i64("axis1", [1n]), i64("dim_d1", [BigInt(D + 1)]));
   init.push(i64("zero_1", [0n]), i64("dim_d", [BigInt(D)]));
@@ -109,10 +120,10 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
     nodes.push(node("Gather", ["emb_q", "rows"], ["emb_q_rows"], [int("axis", 0)]));
     nodes.push(node("Cast", ["emb_q_rows"], ["emb_rows"], [int("to", OnnxType.FLOAT)]));
     nodes.push(node("Mul", ["emb_rows", "scale_rows"], ["scaled_rows"]));
-    nodes.push(node("Concat", ["scaled_rows", "weight"], ["weighted"], [int("axis", 1)]));
+    nodes.push(node("Concat", ["scaled_rows", "weight"], ["weighted"], [int("axis", -1)]));
   } else {
-    // Column D is 1 for rows training kept and 0 for the unknown row R (all zeros), so one Gather
-    // and one ScatterND give both the sum and the count of known features.
+    // Column D is 1 for rows training kept and 0 for the unknown row R (all zeros), so one Gather,
+    // one ReduceSum and one ScatterND give both the sum and the count of known features.
     const table = new Float32Array((R + 1) * (D + 1));
     for (let r = 0; r < R; r++) {
       table.set(w.embedding.subarray(r * D, (r + 1) * D), r * (D + 1));
@@ -121,12 +132,13 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
     init.push(f32("embedding", [R + 1, D + 1], table));
     nodes.push(node("Gather", ["embedding", "rows"], ["weighted"], [int("axis", 0)]));
   }
+  nodes.push(node("ReduceSum", ["weighted", "axis1"], ["chunks"], [int("keepdims", 0)]));
   nodes.push(node("Shape", ["lengths"], ["n"]));
   nodes.push(node("Concat", ["n", "dim_d1"], ["shape_nd1"], [int("axis", 0)]));
   nodes.push(node("ConstantOfShape", ["shape_nd1"], ["zeros_nd1"]));
   nodes.push(node("Cast", ["segments"], ["segments64"], [int("to", OnnxType.INT64)]));
   nodes.push(
-    node("ScatterND", ["zeros_nd1", "segments64", "weighted"], ["summed1"], [str("reduction", "add")]),
+    node("ScatterND", ["zeros_nd1", "segments64", "chunks"], ["summed1"], [str("reduction", "add")]),
   );
   nodes.push(node("Slice", ["summed1", "zero_1", "dim_d", "axis1"], ["summed"]));
   nodes.push(node("Slice", ["summed1", "dim_d", "dim_d1", "axis1"], ["count"]));
@@ -154,8 +166,8 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
       node: nodes,
       initializer: init,
       input: [
-        valueInfo("ids", OnnxType.INT32, ["T"]),
-        valueInfo("segments", OnnxType.INT32, ["T", 1]),
+        valueInfo("ids", OnnxType.INT32, ["M", "K"]),
+        valueInfo("segments", OnnxType.INT32, ["M", 1]),
         valueInfo("lengths", OnnxType.INT32, ["N"]),
       ],
       output: [valueInfo("probs", OnnxType.FLOAT, ["N", C]), valueInfo("logits", OnnxType.FLOAT, ["N", C])],

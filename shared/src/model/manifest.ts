@@ -9,9 +9,11 @@ export const MANIFEST_FORMAT = "tiergate-model";
 /**
  * The graph's version. 2: ragged inputs (ids, segments, lengths). 3: the same inputs; the count of
  * known features rides in the embedding table's last column (one ScatterND, not two). 4: segments
- * and lengths are int32 (no BigInt in the runtime). ensureModels retrains models of another version.
+ * and lengths are int32 (no BigInt in the runtime). 5: ids come in chunks of FEATURE_CHUNK ([M, K],
+ * padded with the id `buckets`) and segments index chunks ([M, 1]): ReduceSum sums each chunk, so
+ * ScatterND adds ~1/16 as many rows. ensureModels retrains models of another version.
  */
-export const MANIFEST_FORMAT_VERSION = 4;
+export const MANIFEST_FORMAT_VERSION = 5;
 /** Graph input/output names every tiergate model uses. */
 export const MODEL_IO = {
   ids: "ids",

@@ -68,7 +68,7 @@ describe("trained model directory", () => {
     await runtime.close();
   });
 
-  it("is a real ONNX graph with ragged ids/segments/lengths in and probs/logits out", async () => {
+  it("is a real ONNX graph with chunked ids/segments/lengths in and probs/logits out", async () => {
     expect(runtime.session.inputNames).toEqual(["ids", "segments", "lengths"]);
     expect(runtime.session.outputNames).toEqual(["probs", "logits"]);
     const { feeds } = runtime.encode(["book a flight to paris", "hi"]);
@@ -107,6 +107,28 @@ describe("trained model directory", () => {
     const [first, second] = await runtime.classify(["?!", "what is my credit score"]);
     expect(first?.label).toBe(alone?.label);
     expect(second?.label).not.toBe("");
+  });
+
+  it("sums a text's features across chunks: the same probabilities alone and amid other texts", async () => {
+    // nano: w words give 2w - 1 features (words and bigrams): 8, 9 and 17 words give 15 (one
+    // chunk, one padding id), 17 and 33 (just past one and two chunk boundaries); "!!!" none.
+    const words = "please move two hundred dollars from my checking account into savings today for the rent and bills".split(" ");
+    const K = 16; // the runtime's FEATURE_CHUNK
+    const texts = [8, 9, 17, 3].map((w) => words.slice(0, w).join(" "));
+    const { feeds } = runtime.encode(["!!!", ...texts]);
+    const lengths = [...(feeds["lengths"]?.data as Int32Array)];
+    expect(lengths).toEqual([0, 15, 17, 33, 5]);
+    const chunks = [1, 1, 2, 3, 1];
+    expect(feeds["ids"]?.dims).toEqual([8, K]);
+    expect([...(feeds["segments"]?.data as Int32Array)]).toEqual(chunks.flatMap((c, i) => Array<number>(c).fill(i)));
+    const ids = feeds["ids"]?.data as Int32Array;
+    expect(ids.slice(K + 15, K * 2)).toEqual(Int32Array.of(runtime.manifest.featurizer.buckets));
+    const together = await runtime.classify(["!!!", ...texts]);
+    for (const [i, text] of texts.entries()) {
+      const [alone] = await runtime.classify([text]);
+      expect(together[i + 1]?.label).toBe(alone?.label);
+      expect(together[i + 1]?.probability).toBeCloseTo(alone?.probability ?? -1, 6);
+    }
   });
 
   it("refuses empty text with a typed error", async () => {
