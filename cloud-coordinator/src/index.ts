@@ -85,7 +85,7 @@ export type { BatchSchedulerOptions, SubmitOutcome, BatchJobData } from "./batch
 export { BatchWorker, limiterFor } from "./batch/worker.ts";
 export type { BatchWorkerOptions } from "./batch/worker.ts";
 export { BatchStore } from "./batch/store.ts";
-export type { BatchMeta } from "./batch/store.ts";
+export type { BatchMeta, BatchJobResult, BatchStoreOptions } from "./batch/store.ts";
 export { EdgeBatchIntake, ensureStream } from "./batch/edge-intake.ts";
 export { buildApiServer, ApiBatchRequestSchema, DEFAULT_BODY_LIMIT_BYTES } from "./api/server.ts";
 export type { ApiServerOptions } from "./api/server.ts";

@@ -16,9 +16,15 @@ import {
 import type { Clock } from "../escalation/types.ts";
 import { systemClock } from "../escalation/types.ts";
 import { offPeakDelayMs } from "./off-peak.ts";
-import { DEFAULT_BATCH_RETENTION_MS, newBatchMeta, type BatchMeta, type BatchStore } from "./store.ts";
+import {
+  DEFAULT_BATCH_QUEUE,
+  DEFAULT_BATCH_RETENTION_MS,
+  newBatchMeta,
+  type BatchMeta,
+  type BatchStore,
+} from "./store.ts";
 
-export const DEFAULT_BATCH_QUEUE = "tg-batches";
+export { DEFAULT_BATCH_QUEUE };
 export const BATCH_JOB_NAME = "batch";
 
 /** What a BullMQ job carries: the submission, the trace it continues, and when it was meant to run. */

@@ -1,6 +1,9 @@
 // Batch status and results in Redis, read by GET /v1/batches/:id and written by the scheduler and
 // the worker. Per-item results are kept as they finish, so a retried or recovered (stalled) job skips
-// the items already answered.
+// the items already answered. A job's last results and its completion are one write: the worker
+// returns them as the BullMQ job's return value, which BullMQ stores in the job's hash in the same
+// script that marks the job completed (so results are stored before, or rather with, completion);
+// reads merge that record into the status and results.
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import {
@@ -19,6 +22,10 @@ import {
 import { LuaScript } from "../cache/lua.ts";
 
 export const BATCH_KEY_PREFIX = "tg:batch:";
+/** BullMQ queue of the batch jobs (the scheduler's and worker's default). */
+export const DEFAULT_BATCH_QUEUE = "tg-batches";
+/** Where BullMQ keeps a batch job's hash by default: `<BullMQ prefix>:<queue>:<job id>`. */
+export const DEFAULT_BATCH_JOB_KEY_PREFIX = `bull:${DEFAULT_BATCH_QUEUE}:`;
 // KEYS: results hash, status record. ARGV: retention ms, status JSON ("" = keep), then item id and
 // result JSON pairs.
 const PUT_RESULTS = new LuaScript(`
@@ -47,6 +54,25 @@ export const BatchMetaSchema = z.strictObject({
 });
 export type BatchMeta = z.infer<typeof BatchMetaSchema>;
 
+/**
+ * A batch job's return value (stored by BullMQ with the job's completion): when it ran, by the
+ * worker's clock, and the results not already in the results hash (the last chunk's, or all of a
+ * one-chunk batch's).
+ */
+export type BatchJobResult = {
+  items: number;
+  startedAt: number;
+  completedAt: number;
+  results: InferResult[];
+};
+const BatchJobResultSchema = z.object({
+  items: z.int().nonnegative(),
+  startedAt: EpochMsSchema,
+  completedAt: EpochMsSchema,
+  // Each result is checked on its own (like the results hash's), so one bad entry drops only itself.
+  results: z.array(z.unknown()),
+});
+
 /** The status record of a batch that is stored but has not started. */
 export function newBatchMeta(
   submission: BatchSubmission,
@@ -64,7 +90,16 @@ export function newBatchMeta(
   };
 }
 
-export type BatchStoreOptions = { redis: Redis; keyPrefix?: string; retentionMs?: number };
+export type BatchStoreOptions = {
+  redis: Redis;
+  keyPrefix?: string;
+  retentionMs?: number;
+  /** `<BullMQ prefix>:<queue>:` of the batch jobs, whose completion records carry the last results. */
+  jobKeyPrefix?: string;
+};
+
+/** A batch's three records as read from Redis in one round trip. */
+type RawBatch = { meta: unknown; results: unknown; job: unknown };
 
 /** A `putResults` script call waiting for the end of the current event-loop turn. */
 type PendingWrite = { keys: string[]; args: string[]; resolve: () => void; reject: (err: unknown) => void };
@@ -74,11 +109,13 @@ export class BatchStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #retentionMs: number;
+  readonly #jobPrefix: string;
 
   constructor(options: BatchStoreOptions) {
     this.#redis = options.redis;
     this.#prefix = options.keyPrefix ?? BATCH_KEY_PREFIX;
     this.#retentionMs = options.retentionMs ?? DEFAULT_BATCH_RETENTION_MS;
+    this.#jobPrefix = options.jobKeyPrefix ?? DEFAULT_BATCH_JOB_KEY_PREFIX;
   }
 
   #meta(id: string): string {
@@ -114,11 +151,25 @@ export class BatchStore {
     });
   }
 
+  /** The status record, "completed" (with its times) once the job's completion is stored. */
   async meta(id: string): Promise<BatchMeta | undefined> {
-    const raw = await this.#redis.get(this.#meta(id));
-    if (raw === null) return undefined;
-    const parsed = BatchMetaSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
+    return (await this.#read(id, false)).meta;
+  }
+
+  /** Status record, stored results and the job's completion record, in one round trip. */
+  async #read(
+    id: string,
+    withResults: boolean,
+  ): Promise<{ meta: BatchMeta | undefined; results: Map<string, InferResult> }> {
+    const multi = this.#redis.multi().get(this.#meta(id));
+    if (withResults) multi.hgetall(this.#results(id));
+    multi.hget(`${this.#jobPrefix}${id}`, "returnvalue");
+    const replies = (await multi.exec()) ?? [];
+    for (const [err] of replies) if (err !== null) throw err;
+    const raw: RawBatch = withResults
+      ? { meta: replies[0]?.[1], results: replies[1]?.[1], job: replies[2]?.[1] }
+      : { meta: replies[0]?.[1], results: undefined, job: replies[1]?.[1] };
+    return merged(raw);
   }
 
   async update(
@@ -137,16 +188,7 @@ export class BatchStore {
 
   /** The status record and the results so far, in one round trip. */
   async open(id: string): Promise<{ meta: BatchMeta | undefined; results: Map<string, InferResult> }> {
-    const replies = await this.#redis.multi().get(this.#meta(id)).hgetall(this.#results(id)).exec();
-    const rawMeta = replies?.[0]?.[1];
-    const rawResults = replies?.[1]?.[1];
-    const parsed = typeof rawMeta === "string" ? BatchMetaSchema.safeParse(JSON.parse(rawMeta)) : undefined;
-    return {
-      meta: parsed?.success === true ? parsed.data : undefined,
-      results: parseResults(
-        typeof rawResults === "object" && rawResults !== null ? (rawResults as Record<string, string>) : {},
-      ),
-    };
+    return await this.#read(id, true);
   }
 
   /**
@@ -197,16 +239,15 @@ export class BatchStore {
     );
   }
 
-  /** Results stored so far, by item id. */
+  /** Results stored so far, by item id (with those stored with the job's completion). */
   async results(id: string): Promise<Map<string, InferResult>> {
-    return parseResults(await this.#redis.hgetall(this.#results(id)));
+    return (await this.#read(id, true)).results;
   }
 
   /** The API view: status plus results in submission order. */
   async view(id: string): Promise<BatchResult | undefined> {
-    const meta = await this.meta(id);
+    const { meta, results } = await this.#read(id, true);
     if (meta === undefined) return undefined;
-    const results = await this.results(id);
     const view: BatchResult = {
       batchId: meta.batchId,
       status: meta.status,
@@ -231,4 +272,31 @@ function parseResults(raw: Record<string, string>): Map<string, InferResult> {
     if (parsed.success) out.set(itemId, parsed.data);
   }
   return out;
+}
+
+/** Status and results from the three records; the job's completion record wins over the status. */
+function merged(raw: RawBatch): { meta: BatchMeta | undefined; results: Map<string, InferResult> } {
+  const parsedMeta =
+    typeof raw.meta === "string" ? BatchMetaSchema.safeParse(JSON.parse(raw.meta)) : undefined;
+  let meta = parsedMeta?.success === true ? parsedMeta.data : undefined;
+  const results = parseResults(
+    typeof raw.results === "object" && raw.results !== null ? (raw.results as Record<string, string>) : {},
+  );
+  const job = typeof raw.job === "string" ? BatchJobResultSchema.safeParse(JSON.parse(raw.job)) : undefined;
+  if (meta !== undefined && job?.success === true) {
+    // (A job that returned `{ items }` only, as before, fails the schema; its status record says
+    // "completed" itself, and its results are all in the results hash.)
+    if (meta.status !== "completed" && meta.status !== "failed")
+      meta = {
+        ...meta,
+        status: "completed",
+        startedAt: job.data.startedAt,
+        completedAt: job.data.completedAt,
+      };
+    for (const r of job.data.results) {
+      const parsed = InferResultSchema.safeParse(r);
+      if (parsed.success) results.set(parsed.data.id, parsed.data);
+    }
+  }
+  return { meta, results };
 }

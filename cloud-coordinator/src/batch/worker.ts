@@ -30,7 +30,7 @@ import type { Cascade } from "../escalation/cascade.ts";
 import { systemClock, type Clock } from "../escalation/types.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
 import { BatchJobDataSchema, DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
-import { newBatchMeta, type BatchMeta, type BatchStore } from "./store.ts";
+import { newBatchMeta, type BatchJobResult, type BatchMeta, type BatchStore } from "./store.ts";
 
 /** Time one batch item may take through the cascade. */
 export const DEFAULT_BATCH_ITEM_DEADLINE_MS = 60_000;
@@ -86,7 +86,7 @@ export function limiterFor(ratePerSecond: number): { max: number; duration: numb
 }
 
 export class BatchWorker {
-  readonly worker: Worker<BatchJobData>;
+  readonly worker: Worker<BatchJobData, BatchJobResult>;
   readonly #o: BatchWorkerOptions;
   readonly #clock: Clock;
 
@@ -94,7 +94,7 @@ export class BatchWorker {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     const { batch } = options.policy().policy;
-    this.worker = new Worker<BatchJobData>(
+    this.worker = new Worker<BatchJobData, BatchJobResult>(
       options.queueName ?? DEFAULT_BATCH_QUEUE,
       async (job) => await this.#process(job),
       {
@@ -109,6 +109,13 @@ export class BatchWorker {
         ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
       },
     );
+    // Completion is reported once BullMQ has stored it (with the last results).
+    this.worker.on("completed", (job) => {
+      const { submission } = job.data;
+      this.#o.metrics?.batch(submission.source, "completed");
+      if (submission.callbackUrl !== undefined && job.id !== undefined)
+        this.#callback(submission.callbackUrl, job.id);
+    });
     this.worker.on("failed", (job, err) => {
       if (job === undefined) return;
       const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
@@ -133,7 +140,7 @@ export class BatchWorker {
     this.worker.on("error", (err) => this.#o.logger.error("batch worker error", { err }));
   }
 
-  async #process(job: Job<BatchJobData>): Promise<{ items: number }> {
+  async #process(job: Job<BatchJobData>): Promise<BatchJobResult> {
     const parsed = BatchJobDataSchema.safeParse(job.data);
     if (!parsed.success)
       throw new UnrecoverableError(`job data outside the contract: ${parsed.error.message}`);
@@ -158,16 +165,9 @@ export class BatchWorker {
         const meta: BatchMeta = opened.meta ?? newBatchMeta(submission, "queued", parsed.data.scheduledFor);
         const startedAt = this.#clock.now();
         const runningMeta: BatchMeta = { ...meta, status: "running", startedAt };
-        const completed = (): BatchMeta => ({
-          ...meta,
-          status: "completed",
-          startedAt,
-          completedAt: this.#clock.now(),
-        });
         // "running" is written with the first stored results, or on its own once the batch has run
         // `runningMarkMs`, whichever comes first; a short batch goes from queued to completed in one
-        // write. Redis runs one connection's writes in order, so a late mark cannot follow "completed"
-        // (and the timer is stopped before that is sent).
+        // write (BullMQ's). The timer is stopped, and a mark in flight awaited, before completing.
         let running: Promise<void> | undefined;
         const timer = setTimeout(() => {
           running ??= this.#o.store.save(runningMeta);
@@ -177,25 +177,27 @@ export class BatchWorker {
         const pending = submission.items.filter((item) => !done.has(item.id));
         const edge = submission.source === "edge" && submission.deviceId !== undefined;
         const size = Math.max(1, this.#o.chunkItems ?? DEFAULT_BATCH_CHUNK_ITEMS);
-        let recorded = false;
+        // The last chunk's results go with the completion (the job's return value) instead of a write
+        // of their own, unless a device must get its results first (edge batches publish what is
+        // stored, then complete).
+        let last: InferResult[] = [];
         try {
           for (let from = 0; from < pending.length; from += size) {
             const { results, retry } = await this.#runChunk(pending.slice(from, from + size));
-            // The last results and "completed" go in one write, unless a device must get its results
-            // first (edge batches complete after publishing).
-            const last = from + size >= pending.length && retry === undefined && !edge;
-            let status: BatchMeta | undefined;
-            if (last) {
+            const final = from + size >= pending.length && retry === undefined && !edge;
+            if (final) {
               clearTimeout(timer);
-              status = completed();
-            } else if (running === undefined) {
-              clearTimeout(timer);
-              status = runningMeta;
-              running = Promise.resolve();
+              last = results;
+            } else {
+              let status: BatchMeta | undefined;
+              if (running === undefined) {
+                clearTimeout(timer);
+                status = runningMeta;
+                running = Promise.resolve();
+              }
+              await running;
+              await this.#o.store.putResults(id, results, status);
             }
-            await running;
-            await this.#o.store.putResults(id, results, status);
-            recorded = last;
             for (const r of results) {
               done.set(r.id, r);
               this.#o.metrics?.batch(submission.source, "item");
@@ -205,13 +207,11 @@ export class BatchWorker {
         } finally {
           clearTimeout(timer);
         }
+        // A "running" mark in flight lands before the completion is even sent.
         await running;
         if (edge && submission.deviceId !== undefined)
           await this.#publish(submission.deviceId, id, submission.items, done);
-        if (!recorded) await this.#o.store.save(completed());
-        this.#o.metrics?.batch(submission.source, "completed");
-        if (submission.callbackUrl !== undefined) this.#callback(submission.callbackUrl, id);
-        return { items: submission.items.length };
+        return { items: submission.items.length, startedAt, completedAt: this.#clock.now(), results: last };
       },
       {
         parent: extractTraceContext(trace),

@@ -22,7 +22,7 @@ import { RedisRateLimiter } from "../api/rate-limit.ts";
 import { buildApiServer } from "../api/server.ts";
 import { EdgeBatchIntake } from "../batch/edge-intake.ts";
 import { BatchScheduler } from "../batch/scheduler.ts";
-import { BatchStore } from "../batch/store.ts";
+import { BatchStore, DEFAULT_BATCH_QUEUE } from "../batch/store.ts";
 import { BatchWorker } from "../batch/worker.ts";
 import { InstancePresence, RequestDedup } from "../cache/request-dedup.ts";
 import { ResultCache } from "../cache/result-cache.ts";
@@ -193,9 +193,13 @@ export class Coordinator {
     }
 
     let scheduler: BatchScheduler | undefined;
-    const store = new BatchStore({ redis: r.redis, keyPrefix: `${prefix}tg:batch:` });
+    const bullPrefix = `${prefix}bull`;
+    const store = new BatchStore({
+      redis: r.redis,
+      keyPrefix: `${prefix}tg:batch:`,
+      jobKeyPrefix: `${bullPrefix}:${DEFAULT_BATCH_QUEUE}:`,
+    });
     if (s.batches !== false) {
-      const bullPrefix = `${prefix}bull`;
       scheduler = new BatchScheduler({
         redis: r.bullRedis,
         store,

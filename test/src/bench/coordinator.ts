@@ -15,7 +15,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Queue, Worker } from "bullmq";
-import { BatchScheduler, BatchStore } from "@tiergate/cloud-coordinator";
+import { BatchScheduler, BatchStore, DEFAULT_BATCH_QUEUE } from "@tiergate/cloud-coordinator";
 import {
   EscalationReplySchema,
   createSubjects,
@@ -226,7 +226,11 @@ async function main(): Promise<void> {
     escalations: false,
     forceOffPeak: true,
   });
-  const store = new BatchStore({ redis: await f.connectRedis(), keyPrefix: "benchb:tg:batch:" });
+  const store = new BatchStore({
+    redis: await f.connectRedis(),
+    keyPrefix: "benchb:tg:batch:",
+    jobKeyPrefix: `benchb:bull:${DEFAULT_BATCH_QUEUE}:`,
+  });
   const scheduler = new BatchScheduler({
     redis: await f.connectRedis(true),
     store,

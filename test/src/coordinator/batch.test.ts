@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Queue } from "bullmq";
-import { BatchStore, type Coordinator } from "@tiergate/cloud-coordinator";
+import { BatchStore, DEFAULT_BATCH_QUEUE, type Coordinator } from "@tiergate/cloud-coordinator";
 import { DeviceResultSchema, createSubjects, decode, encode, type BatchSubmission } from "@tiergate/shared";
 import { waitFor } from "../index.ts";
 import { TASK, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
@@ -29,7 +29,11 @@ beforeAll(async () => {
   const nc = await f.connectNats();
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);
-  store = new BatchStore({ redis: await f.connectRedis(), keyPrefix: `${KEYS}tg:batch:` });
+  store = new BatchStore({
+    redis: await f.connectRedis(),
+    keyPrefix: `${KEYS}tg:batch:`,
+    jobKeyPrefix: `${KEYS}bull:${DEFAULT_BATCH_QUEUE}:`,
+  });
   queue = new Queue("tg-batches", { connection: await f.connectRedis(true), prefix: `${KEYS}bull` });
   coordinator = await f.startCoordinator({
     subjectPrefix: PREFIX,
