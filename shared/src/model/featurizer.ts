@@ -12,7 +12,7 @@
 //                                        per token, per start position, shortest first
 //    In that order (all words, all bigrams, then char n-grams), cut at `maxFeatures`.
 import { z } from "zod";
-import { FNV1A32_OFFSET_BASIS, codePoints, fnv1a32CodePoint, fnv1a32Update } from "./hash.ts";
+import { FNV1A32_OFFSET_BASIS, bucketOf, codePoints, fnv1a32CodePoint, fnv1a32Update } from "./hash.ts";
 
 export const FEATURIZER_VERSION = 1;
 export const DEFAULT_MAX_FEATURES = 256;
@@ -74,53 +74,107 @@ export function featureStrings(text: string, settings: FeaturizerSettings): stri
 
 const APOSTROPHE = 0x27;
 
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
 function isAlnum(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
 }
 
+/** ASCII lowercasing of one UTF-16 unit (others unchanged). */
+function lowerAscii(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+}
+
 /** Distinct tokens whose features `featurize` keeps per settings object; the cache empties when full. */
 export const TOKEN_CACHE_MAX_ENTRIES = 50_000;
-/**
- * Per token: [FNV state after "b:" + token + " " (as int32), word id, char n-gram ids…]. Keyed by the
- * token as it appears in the lowercased text (apostrophes included: they fix which bytes it hashes).
- */
-const tokenCaches = new WeakMap<FeaturizerSettings, Map<string, Int32Array>>();
-let scratch = new Int32Array(DEFAULT_MAX_FEATURES);
+/** The token table's first size (slots; a power of two). */
+export const TOKEN_TABLE_MIN_SLOTS = 1024;
 
-function cacheFor(settings: FeaturizerSettings): Map<string, Int32Array> {
+/**
+ * A token's features: ids = [FNV state after "b:" + token + " " (as int32), word id, char n-gram
+ * ids…]. `token` is lowercased, apostrophes dropped (the bytes its features hash).
+ */
+interface TokenEntry {
+  readonly token: string;
+  readonly ids: Int32Array;
+}
+
+/**
+ * An open-addressing table from a token's "w:" hash to its entry (no string to slice and hash for
+ * a lookup; a JS Map was a third of featurizing a word). An entry counts only if its token matches,
+ * so two tokens with one hash both live in the table. Grows from TOKEN_TABLE_MIN_SLOTS, at most half full.
+ */
+class TokenTable {
+  #hashes = new Int32Array(TOKEN_TABLE_MIN_SLOTS);
+  #entries: (TokenEntry | undefined)[] = new Array<TokenEntry | undefined>(TOKEN_TABLE_MIN_SLOTS).fill(
+    undefined,
+  );
+  #mask = TOKEN_TABLE_MIN_SLOTS - 1;
+  size = 0;
+
+  /** The entry of the token at `text[from, to)` whose "w:" hash is `h`. */
+  get(h: number, text: string, from: number, to: number): TokenEntry | undefined {
+    const key = h | 0;
+    for (let slot = key & this.#mask; ; slot = (slot + 1) & this.#mask) {
+      const entry = this.#entries[slot];
+      if (entry === undefined) return undefined;
+      if (this.#hashes[slot] === key && sameToken(text, from, to, entry.token)) return entry;
+    }
+  }
+
+  set(h: number, entry: TokenEntry): void {
+    if (this.size >= TOKEN_CACHE_MAX_ENTRIES) this.clear();
+    if (2 * (this.size + 1) > this.#entries.length) this.#grow();
+    this.#put(h | 0, entry);
+    this.size++;
+  }
+
+  clear(): void {
+    this.#entries.fill(undefined);
+    this.size = 0;
+  }
+
+  #put(key: number, entry: TokenEntry): void {
+    let slot = key & this.#mask;
+    while (this.#entries[slot] !== undefined) slot = (slot + 1) & this.#mask;
+    this.#hashes[slot] = key;
+    this.#entries[slot] = entry;
+  }
+
+  #grow(): void {
+    const hashes = this.#hashes;
+    const entries = this.#entries;
+    this.#hashes = new Int32Array(hashes.length * 2);
+    this.#entries = new Array<TokenEntry | undefined>(entries.length * 2).fill(undefined);
+    this.#mask = this.#entries.length - 1;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (e !== undefined) this.#put(hashes[i] ?? 0, e);
+    }
+  }
+}
+
+const tokenCaches = new WeakMap<FeaturizerSettings, TokenTable>();
+let scratch = new Int32Array(DEFAULT_MAX_FEATURES);
+/** One ASCII call's token entries and bigram ids (reused: featurizing never yields). */
+const tokenScratch: TokenEntry[] = [];
+let bigramScratch = new Int32Array(DEFAULT_MAX_FEATURES);
+
+function cacheFor(settings: FeaturizerSettings): TokenTable {
   let cache = tokenCaches.get(settings);
   if (cache === undefined) {
-    cache = new Map();
+    cache = new TokenTable();
     tokenCaches.set(settings, cache);
   }
   return cache;
 }
 
-/** Continues `h` with the token's bytes, apostrophes skipped (ASCII). */
-function hashToken(h: number, token: string): number {
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
-    if (c !== APOSTROPHE) h = fnv1a32CodePoint(h, c);
-  }
-  return h;
-}
-
 function tokenFeatures(token: string, settings: FeaturizerSettings): Int32Array {
   const { buckets } = settings;
   const bytes: number[] = [OPEN];
-  for (let i = 0; i < token.length; i++) {
-    const c = token.charCodeAt(i);
-    if (c !== APOSTROPHE) bytes.push(c);
-  }
+  for (let i = 0; i < token.length; i++) bytes.push(token.charCodeAt(i));
   bytes.push(CLOSE);
   const ids: number[] = [
-    fnv1a32CodePoint(hashToken(H_BIGRAM, token), 32) | 0,
-    hashToken(H_WORD, token) % buckets,
+    fnv1a32CodePoint(fnv1a32Update(H_BIGRAM, token), 32) | 0,
+    fnv1a32Update(H_WORD, token) % buckets,
   ];
   if (charsOn(settings)) {
     const { charNgramMin: lo, charNgramMax: hi } = settings;
@@ -135,55 +189,76 @@ function tokenFeatures(token: string, settings: FeaturizerSettings): Int32Array 
   return Int32Array.from(ids);
 }
 
+/** `text[from, to)` lowercased, apostrophes skipped, equals `token`. */
+function sameToken(text: string, from: number, to: number, token: string): boolean {
+  let k = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === APOSTROPHE) continue;
+    if (lowerAscii(c) !== token.charCodeAt(k++)) return false;
+  }
+  return k === token.length;
+}
+
 /**
  * The same ids as the general path for ASCII text (NFKC is the identity on ASCII; letters and
- * digits are [a-z0-9] after lowercasing), without regexes; each distinct token is hashed once and
- * its ids kept in a bounded cache.
+ * digits are [a-z0-9] after lowercasing), in one pass without regexes or per-token strings: the
+ * pass hashes each token's "w:" and its bigram with the previous token as it reads the characters,
+ * and each distinct token's other ids come from a bounded cache. Returns -1 (having written some
+ * of `out`) when the text is not ASCII.
  */
 function featurizeAscii(text: string, settings: FeaturizerSettings, out: Int32Array, at: number): number {
   const { buckets, maxFeatures } = settings;
-  const lower = text.toLowerCase();
-  const n0 = lower.length;
   const cache = cacheFor(settings);
-  const tokens: Int32Array[] = [];
-  const words: string[] = [];
+  if (bigramScratch.length < maxFeatures) bigramScratch = new Int32Array(maxFeatures);
+  const bigrams = settings.wordNgrams >= 2;
+  const len = text.length;
+  let count = 0;
   let from = -1;
-  for (let i = 0; i <= n0; i++) {
-    const c = i < n0 ? lower.charCodeAt(i) : 0;
+  let hw = 0;
+  let hb = 0;
+  let prev: TokenEntry | undefined;
+  for (let i = 0; i <= len; i++) {
+    const c = i < len ? lowerAscii(text.charCodeAt(i)) : 0;
+    if (c > 0x7f) return -1;
     if (isAlnum(c)) {
-      if (from < 0) from = i;
-    } else if (from >= 0 && c === APOSTROPHE && isAlnum(lower.charCodeAt(i + 1))) {
+      if (from < 0) {
+        from = i;
+        hw = H_WORD;
+        hb = prev === undefined ? 0 : (prev.ids[0] ?? 0) >>> 0;
+      }
+      hw = fnv1a32CodePoint(hw, c);
+      hb = fnv1a32CodePoint(hb, c);
+    } else if (from >= 0 && c === APOSTROPHE && isAlnum(lowerAscii(text.charCodeAt(i + 1)))) {
       continue; // an apostrophe between letters/digits is dropped, the token goes on
     } else if (from >= 0) {
-      const token = lower.slice(from, i);
-      let ids = cache.get(token);
-      if (ids === undefined) {
-        if (cache.size >= TOKEN_CACHE_MAX_ENTRIES) cache.clear();
-        ids = tokenFeatures(token, settings);
-        cache.set(token, ids);
+      if (count < maxFeatures) {
+        let entry = cache.get(hw, text, from, i);
+        if (entry === undefined) {
+          const token = text.slice(from, i).toLowerCase().replaceAll("'", "");
+          entry = { token, ids: tokenFeatures(token, settings) };
+          cache.set(hw, entry);
+        }
+        out[at + count] = bucketOf(hw, buckets);
+        if (prev !== undefined && bigrams) bigramScratch[count - 1] = bucketOf(hb, buckets);
+        tokenScratch[count] = entry;
+        prev = entry;
       }
-      tokens.push(ids);
-      words.push(token);
+      count++;
       from = -1;
     }
   }
-  const count = tokens.length;
-  const base = at;
-  let n = 0;
-  for (let t = 0; t < count && n < maxFeatures; t++) out[base + n++] = tokens[t]?.[1] ?? 0;
-  if (settings.wordNgrams >= 2) {
-    for (let t = 0; t + 1 < count && n < maxFeatures; t++) {
-      // The cached "b:" + token + " " state, continued over the next token's bytes.
-      out[base + n++] = hashToken((tokens[t]?.[0] ?? 0) >>> 0, words[t + 1] ?? "") % buckets;
-    }
+  let n = Math.min(count, maxFeatures);
+  if (bigrams) {
+    const take = Math.min(count - 1, maxFeatures - n);
+    for (let t = 0; t < take; t++) out[at + n++] = bigramScratch[t] ?? 0;
   }
   if (charsOn(settings)) {
     for (let t = 0; t < count && n < maxFeatures; t++) {
-      const ids = tokens[t];
-      if (ids === undefined) continue;
-      const take = Math.min(ids.length - 2, maxFeatures - n);
-      out.set(ids.subarray(2, 2 + take), base + n);
-      n += take;
+      const ids = tokenScratch[t]?.ids;
+      if (ids === undefined) break;
+      const end = Math.min(ids.length, 2 + maxFeatures - n);
+      for (let j = 2; j < end; j++) out[at + n++] = ids[j] ?? 0;
     }
   }
   return n;
@@ -199,18 +274,22 @@ export function featurizeInto(
   out: Int32Array,
   at: number,
 ): number {
-  if (isAscii(text)) return featurizeAscii(text, settings, out, at);
-  const ids = featurize(text, settings);
+  const n = featurizeAscii(text, settings, out, at);
+  if (n >= 0) return n;
+  const ids = featurizeGeneral(text, settings);
   out.set(ids, at);
   return ids.length;
 }
 
 /** Bucket ids in [0, buckets) of `text`'s features (duplicates kept), without building strings. */
 export function featurize(text: string, settings: FeaturizerSettings): Int32Array {
-  if (isAscii(text)) {
-    if (scratch.length < settings.maxFeatures) scratch = new Int32Array(settings.maxFeatures);
-    return scratch.slice(0, featurizeAscii(text, settings, scratch, 0));
-  }
+  if (scratch.length < settings.maxFeatures) scratch = new Int32Array(settings.maxFeatures);
+  const n = featurizeAscii(text, settings, scratch, 0);
+  return n >= 0 ? scratch.slice(0, n) : featurizeGeneral(text, settings);
+}
+
+/** The general path (any Unicode text): normalise, tokenize with regexes, hash each feature. */
+function featurizeGeneral(text: string, settings: FeaturizerSettings): Int32Array {
   const { buckets, maxFeatures } = settings;
   const tokens = tokenize(text);
   const out = new Int32Array(maxFeatures);
