@@ -8,7 +8,7 @@ import {
   tokenize,
 } from "./featurizer.ts";
 import type { FeaturizerSettings } from "./featurizer.ts";
-import { fnv1a32 } from "./hash.ts";
+import { bucketOf, fnv1a32 } from "./hash.ts";
 
 const SETTINGS: FeaturizerSettings = {
   version: 1,
@@ -97,6 +97,23 @@ describe("featurizer", () => {
     expect(Array.from(featurize(text, { ...settings, buckets: 97 }))).toEqual(
       featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % 97),
     );
+  });
+
+  it("keeps two tokens apart whose word hashes are equal (the token table's key)", () => {
+    // fnv1a32("w:nbkmra") === fnv1a32("w:gkelhb"): one slot key, two tokens.
+    expect(fnv1a32("w:nbkmra")).toBe(fnv1a32("w:gkelhb"));
+    const settings = { ...SETTINGS };
+    for (const text of ["nbkmra gkelhb", "gkelhb nbkmra", "NBKMRA", "gkelhb"]) {
+      const want = featureStrings(text, SETTINGS).map((f) => fnv1a32(f) % SETTINGS.buckets);
+      expect(Array.from(featurize(text, settings))).toEqual(want);
+      expect(Array.from(featurize(text, settings))).toEqual(want);
+    }
+  });
+
+  it("takes the bucket of a hash exactly as the remainder", () => {
+    const hashes = [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 0xdeadbeef, 3445817461];
+    for (const buckets of [1, 2, 97, 1000, 2 ** 16, 2 ** 19, 2 ** 31 - 1])
+      for (const h of hashes) expect(bucketOf(h, buckets)).toBe(h % buckets);
   });
 
   it("writes the same ids into a shared buffer at an offset (ASCII and not)", () => {

@@ -99,6 +99,13 @@ describe("trained model directory", () => {
     expect(c?.confidence.margin).toBeGreaterThanOrEqual(0);
     expect(c?.confidence.entropy).toBeGreaterThanOrEqual(0);
     expect(c?.confidence.entropy).toBeLessThanOrEqual(1);
+    // entropy is computed when first read; JSON still carries it
+    const json = JSON.parse(JSON.stringify(c)) as { confidence: Record<string, number> };
+    expect(json.confidence).toEqual({
+      maxProb: c?.confidence.maxProb,
+      margin: c?.confidence.margin,
+      entropy: c?.confidence.entropy,
+    });
   });
 
   it("answers texts without any feature (bias only), alone or in a batch", async () => {
