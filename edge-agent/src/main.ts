@@ -63,7 +63,8 @@ export async function runDaemon(
           reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
         });
       },
-      loadModel: (dir) => loadModel(dir),
+      loadModel: (dir) =>
+        loadModel(dir, config.modelCacheDir === undefined ? {} : { cacheDir: config.modelCacheDir }),
       logger,
       tracer: trace.getTracer(TRACER_NAME, AGENT_VERSION),
     });

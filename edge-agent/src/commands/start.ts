@@ -7,6 +7,8 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_NATS_URL,
   ENV_VARS,
+  MODEL_CACHE_OFF,
+  MODEL_CACHE_SUBDIR,
   resolveConfig,
   type RawSettings,
 } from "../config.ts";
@@ -15,7 +17,7 @@ import { capYoungGeneration } from "../young-generation.ts";
 const USAGE = `Usage: tiergate-edge start --policy FILE --device-id ID [--nats URL]
                           [--listen HOST:PORT | --socket PATH] [--data-dir DIR]
                           [--log-level LEVEL] [--subject-prefix PREFIX]
-                          [--heartbeat-interval-ms MS]
+                          [--heartbeat-interval-ms MS] [--model-cache-dir DIR]
 
 Runs the edge agent: the local HTTP API (POST /v1/infer, GET /v1/results/:id, /healthz,
 /readyz, /metrics), the on-device cascade, the durable outbox and the link to the cloud over NATS.
@@ -31,6 +33,10 @@ Options (flag > environment variable > default):
   --log-level LEVEL            debug, info, warn, error or silent (${ENV_VARS["log-level"]}; default info)
   --subject-prefix PREFIX      prefix for every NATS subject and stream (${ENV_VARS["subject-prefix"]}; tests)
   --heartbeat-interval-ms MS   heartbeat period (${ENV_VARS["heartbeat-interval-ms"]}; default 10000)
+  --model-cache-dir DIR        ONNX Runtime's optimized copy of each model, made on its first load so
+                               that later starts build sessions ~3x faster (${ENV_VARS["model-cache-dir"]};
+                               default $XDG_CACHE_HOME/${MODEL_CACHE_SUBDIR}, else ~/.cache/${MODEL_CACHE_SUBDIR};
+                               "${MODEL_CACHE_OFF}" turns it off)
   -h, --help                   show this help
 
 Signals: SIGTERM/SIGINT stop accepting, finish requests in flight, flush the outbox (what cannot be
