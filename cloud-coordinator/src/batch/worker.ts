@@ -29,7 +29,7 @@ import {
 import type { Cascade } from "../escalation/cascade.ts";
 import { systemClock, type Clock } from "../escalation/types.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
-import { BatchJobDataSchema, DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
+import { BatchJobShapeSchema, DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
 import { newBatchMeta, type BatchJobResult, type BatchMeta, type BatchStore } from "./store.ts";
 
 /** Time one batch item may take through the cascade. */
@@ -141,10 +141,12 @@ export class BatchWorker {
   }
 
   async #process(job: Job<BatchJobData>): Promise<BatchJobResult> {
-    const parsed = BatchJobDataSchema.safeParse(job.data);
-    if (!parsed.success)
-      throw new UnrecoverableError(`job data outside the contract: ${parsed.error.message}`);
-    const { submission, trace } = parsed.data;
+    // The submission was parsed against the contract when it came in (API, edge intake); the job's
+    // data is checked for the shape this code relies on, and used as stored.
+    const checked = BatchJobShapeSchema.safeParse(job.data);
+    if (!checked.success)
+      throw new UnrecoverableError(`job data outside the contract: ${checked.error.message}`);
+    const { submission, trace, scheduledFor } = job.data;
     const { policy } = this.#o.policy();
     if (submission.items.length > policy.batch.maxItems)
       throw new UnrecoverableError(
@@ -162,7 +164,7 @@ export class BatchWorker {
           ? { meta: undefined, results: new Map<string, InferResult>() }
           : await this.#o.store.open(id);
         // The status record the scheduler wrote, rebuilt from the job's own data when it is missing.
-        const meta: BatchMeta = opened.meta ?? newBatchMeta(submission, "queued", parsed.data.scheduledFor);
+        const meta: BatchMeta = opened.meta ?? newBatchMeta(submission, "queued", scheduledFor);
         const startedAt = this.#clock.now();
         const runningMeta: BatchMeta = { ...meta, status: "running", startedAt };
         // "running" is written with the first stored results, or on its own once the batch has run
@@ -198,10 +200,8 @@ export class BatchWorker {
               await running;
               await this.#o.store.putResults(id, results, status);
             }
-            for (const r of results) {
-              done.set(r.id, r);
-              this.#o.metrics?.batch(submission.source, "item");
-            }
+            for (const r of results) done.set(r.id, r);
+            if (results.length > 0) this.#o.metrics?.batch(submission.source, "item", results.length);
             if (retry !== undefined) throw retry;
           }
         } finally {

@@ -204,13 +204,6 @@ export class Cascade {
       items.forEach((item, i) => {
         const hit = lookups[i] ?? { type: "miss" };
         item.steps.push({ step: "cache", durationMs: seconds * 1000 });
-        this.#o.metrics?.tier({
-          task: item.req.task,
-          tier: "cache",
-          kind: "cache",
-          outcome: hit.type,
-          seconds,
-        });
         if (hit.type === "miss") {
           live.push(item);
           return;
@@ -221,6 +214,28 @@ export class Cascade {
         if (item.req.gate === undefined) outcomes[item.index] = { type: "answered", result };
         else gated.push({ item, gate: item.req.gate, result });
       });
+      // One observation per outcome (the requests are of one task; each waited the lookup).
+      const taskName = items[0]?.req.task ?? "";
+      const misses = live.length;
+      const hits = items.length - misses;
+      if (hits > 0)
+        this.#o.metrics?.tier({
+          task: taskName,
+          tier: "cache",
+          kind: "cache",
+          outcome: "hit",
+          seconds,
+          count: hits,
+        });
+      if (misses > 0)
+        this.#o.metrics?.tier({
+          task: taskName,
+          tier: "cache",
+          kind: "cache",
+          outcome: "miss",
+          seconds,
+          count: misses,
+        });
       // A cached answer passes the request's gate too: a repeat of an id whose first run the LLM
       // answered (and cached) gets that run's stored reply, with what the LLM cost, not a free copy.
       await Promise.all(

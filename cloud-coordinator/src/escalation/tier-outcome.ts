@@ -169,7 +169,9 @@ export async function modelTierOutcomes(
       [ATTR_MODEL_VERSION]: model.version,
       [ATTR_BATCH_SIZE]: items.length,
     });
-    return settled.map((s, i): TierCall => {
+    let acceptedCount = 0;
+    let rejectedCount = 0;
+    const calls = settled.map((s): TierCall => {
       if (s.status === "rejected") return { type: "error", error: s.reason };
       const c = s.value;
       const confidence = confidenceOf(c, rule);
@@ -190,20 +192,24 @@ export async function modelTierOutcomes(
       if (threshold !== undefined) attempt.threshold = threshold;
       if (items.length === 1)
         span.setAttributes({ [ATTR_CONFIDENCE]: confidence, [ATTR_ACCEPTED]: accepted });
-      t.metrics?.tier({
-        task: items[i]?.req.task ?? "",
-        tier: tier.name,
-        kind: "model",
-        outcome: accepted ? "accepted" : "rejected",
-        seconds: durationMs / 1000,
-        costUsd,
-      });
+      if (accepted) acceptedCount++;
+      else rejectedCount++;
       return {
         type: "ok",
         durationMs,
         outcome: { attempt, accepted, label: c.label, servedBy: { ...servedBy } },
       };
     });
+    // The requests are of one task (the cascade groups them so); one observation per outcome.
+    const taskName = items[0]?.req.task ?? "";
+    const seconds = durationMs / 1000;
+    for (const [outcome, count] of [
+      ["accepted", acceptedCount],
+      ["rejected", rejectedCount],
+    ] as const)
+      if (count > 0)
+        t.metrics?.tier({ task: taskName, tier: tier.name, kind: "model", outcome, seconds, costUsd, count });
+    return calls;
   });
 }
 

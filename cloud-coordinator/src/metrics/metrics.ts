@@ -15,7 +15,10 @@ export type TierObservation = {
   kind: "cache" | "model" | "llm";
   outcome: string;
   seconds: number;
+  /** Per request. */
   costUsd?: number;
+  /** Requests this observation stands for (a batched call's requests with one outcome); default 1. */
+  count?: number;
 };
 
 /** What the cascade records. */
@@ -140,9 +143,13 @@ export class CoordinatorMetrics implements CascadeMetrics {
 
   tier(o: TierObservation): void {
     safe(() => {
-      this.#tierCalls.inc({ task: o.task, tier: o.tier, kind: o.kind, outcome: o.outcome });
-      this.#tierLatency.observe({ tier: o.tier, kind: o.kind }, o.seconds);
-      if (o.costUsd !== undefined && o.costUsd > 0) this.#tierCost.inc({ tier: o.tier }, o.costUsd);
+      const n = o.count ?? 1;
+      if (n <= 0) return;
+      this.#tierCalls.inc({ task: o.task, tier: o.tier, kind: o.kind, outcome: o.outcome }, n);
+      // Every request waited the call: one latency observation each.
+      const latency = { tier: o.tier, kind: o.kind };
+      for (let i = 0; i < n; i++) this.#tierLatency.observe(latency, o.seconds);
+      if (o.costUsd !== undefined && o.costUsd > 0) this.#tierCost.inc({ tier: o.tier }, o.costUsd * n);
     });
   }
 
