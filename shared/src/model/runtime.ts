@@ -300,10 +300,8 @@ async function readOrtCache(file: string): Promise<Uint8Array | undefined> {
   } catch {
     return undefined;
   }
-  // Off the main thread (WebCrypto digests on the thread pool): another model's session may be
-  // being built there meanwhile.
-  const digest = Buffer.from(await crypto.subtle.digest("SHA-256", bytes)).toString("hex");
-  return digest === expected.trim() ? bytes : undefined;
+  // Not crypto.subtle.digest: it copies the bytes first and took ~8x as long (130 ms for 25 MB).
+  return sha256Hex(bytes) === expected.trim() ? bytes : undefined;
 }
 
 /** Moves the ORT-format file a session wrote at `raw` into the cache as `file`, then records its sha256. */
