@@ -138,6 +138,15 @@ describe("trained model directory", () => {
     }
   });
 
+  it("answers concurrent one-text calls each with its own text (the reused single-text inputs)", async () => {
+    const texts = ["what is my credit score", "tell me a joke", "!!!", "please move two hundred dollars from my checking account into savings today for the rent"];
+    const one = [];
+    for (const t of texts) one.push((await runtime.classify([t]))[0]);
+    const together = await Promise.all(texts.map((t) => runtime.classify([t])));
+    expect(together.map((r) => r[0]?.probability)).toEqual(one.map((c) => c?.probability));
+    expect(together.map((r) => r[0]?.label)).toEqual(one.map((c) => c?.label));
+  });
+
   it("refuses empty text with a typed error", async () => {
     await expect(runtime.classify(["ok", "  "])).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
