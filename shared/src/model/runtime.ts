@@ -213,9 +213,11 @@ export class ModelRuntime {
     for (let r = 0; r < rows; r++) {
       const off = r * n;
       let filled = 0;
+      // What a label needs to beat to enter the list once it is full (-1: not full yet).
+      let floor = -1;
       for (let j = 0; j < n; j++) {
         const p = data[off + j] ?? 0;
-        if (filled === kk && p <= (val[kk - 1] ?? 0)) continue;
+        if (p <= floor) continue;
         // Insert after every equal value: on ties the lower label index stays ahead.
         let i = filled === kk ? kk - 1 : filled++;
         while (i > 0 && (val[i - 1] ?? 0) < p) {
@@ -225,6 +227,7 @@ export class ModelRuntime {
         }
         val[i] = p;
         idx[i] = j;
+        if (filled === kk) floor = val[kk - 1] ?? 0;
       }
       const top = new Array<{ label: string; p: number }>(Math.min(k, filled));
       for (let i = 0; i < top.length; i++) top[i] = { label: labels[idx[i] ?? 0] ?? "", p: val[i] ?? 0 };

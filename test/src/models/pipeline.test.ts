@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MicroBatcher, TiergateError, loadModel, thresholdFor } from "@tiergate/shared";
 import type { ModelRuntime } from "@tiergate/shared";
+import { confidenceFromProbs } from "@tiergate/shared/internal";
 import { evalCommand } from "../../../cloud-coordinator/src/commands/eval.ts";
 import { trainCommand } from "../../../cloud-coordinator/src/commands/train.ts";
 import type { CliIo } from "../../../cloud-coordinator/src/cli.ts";
@@ -145,6 +146,28 @@ describe("trained model directory", () => {
     const together = await Promise.all(texts.map((t) => runtime.classify([t])));
     expect(together.map((r) => r[0]?.probability)).toEqual(one.map((c) => c?.probability));
     expect(together.map((r) => r[0]?.label)).toEqual(one.map((c) => c?.label));
+  });
+
+  it("decodes rows into the top labels (ties keep label order), maxProb, margin and entropy", () => {
+    const C = runtime.labels.length;
+    const rows = [
+      [0.2, 0.3, 0.3, 0.1, 0.1],
+      [0.05, 0.05, 0.05, 0.05, 0.8],
+      [1, 0, 0, 0, 0],
+    ].map((r) => [...r, ...Array<number>(C - r.length).fill(0)]);
+    const probs = Float32Array.from(rows.flat());
+    const out = runtime.decode(probs, rows.length);
+    const f = (x: number) => Math.fround(x);
+    expect(out.map((c) => c.top.map((t) => t.label))).toEqual(
+      [[1, 2, 0], [4, 0, 1], [0, 1, 2]].map((ix) => ix.map((i) => runtime.labels[i])),
+    );
+    expect(out.map((c) => [c.probability, c.confidence.maxProb, c.confidence.margin])).toEqual([
+      [f(0.3), f(0.3), 0],
+      [f(0.8), f(0.8), f(0.8) - f(0.05)],
+      [1, 1, 1],
+    ]);
+    for (const [i, c] of out.entries())
+      expect(c.confidence.entropy).toBe(confidenceFromProbs(probs, i * C, C).entropy);
   });
 
   it("refuses empty text with a typed error", async () => {
