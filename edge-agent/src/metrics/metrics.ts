@@ -1,6 +1,7 @@
 // Prometheus metrics of one agent, in its own registry (tests run several agents in one process).
 // Per tier: served, escalated, degraded, latency, confidence; plus what left the device, by kind.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { FastHistogram, type FastHistogramChild } from "./fast-histogram.ts";
 
 export const METRIC_PREFIX = "tiergate_edge_";
 /** Seconds; edge answers take microseconds to milliseconds, escalations up to seconds. */
@@ -19,9 +20,9 @@ export class EdgeMetrics {
   readonly requests: Counter<"task" | "outcome" | "tier">;
   readonly escalations: Counter<"task" | "result">;
   readonly degraded: Counter<"task" | "reason">;
-  readonly latency: Histogram<"task" | "tier">;
-  readonly tierLatency: Histogram<"task" | "tier">;
-  readonly confidence: Histogram<"task" | "tier">;
+  readonly latency: FastHistogram<"task" | "tier">;
+  readonly tierLatency: FastHistogram<"task" | "tier">;
+  readonly confidence: FastHistogram<"task" | "tier">;
   readonly cache: Counter<"result">;
   readonly egressMessages: Counter<"channel">;
   readonly egressRedactions: Counter<"kind" | "channel">;
@@ -32,14 +33,8 @@ export class EdgeMetrics {
   readonly rttEstimate: Gauge;
   readonly natsConnected: Gauge;
   readonly badRequests: Counter<"code">;
-  readonly #outcomeChildren = new Map<
-    string,
-    { requests: Counter.Internal; latency: Histogram.Internal<"task" | "tier"> }
-  >();
-  readonly #tierChildren = new Map<
-    string,
-    { confidence: Histogram.Internal<"task" | "tier">; latency: Histogram.Internal<"task" | "tier"> }
-  >();
+  readonly #outcomeChildren = new Map<string, { requests: Counter.Internal; latency: FastHistogramChild }>();
+  readonly #tierChildren = new Map<string, { confidence: FastHistogramChild; latency: FastHistogramChild }>();
   /** Plain counters for the heartbeat. */
   readonly totals: Record<Outcome | "cacheHits" | "badRequests", number> = {
     served: 0,
@@ -73,21 +68,21 @@ export class EdgeMetrics {
       labelNames: ["task", "reason"],
       registers,
     });
-    this.latency = new Histogram({
+    this.latency = new FastHistogram({
       name: `${METRIC_PREFIX}request_duration_seconds`,
       help: "Time from request to answer, by the tier that answered",
       labelNames: ["task", "tier"],
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
-    this.tierLatency = new Histogram({
+    this.tierLatency = new FastHistogram({
       name: `${METRIC_PREFIX}tier_duration_seconds`,
       help: "Time spent in one edge tier (model call through the micro-batcher)",
       labelNames: ["task", "tier"],
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
-    this.confidence = new Histogram({
+    this.confidence = new FastHistogram({
       name: `${METRIC_PREFIX}tier_confidence`,
       help: "Confidence score of each edge tier's prediction (the tier's acceptance rule)",
       labelNames: ["task", "tier"],
