@@ -79,7 +79,7 @@ export class Cascade {
       this.#o.tracer,
       "tiergate.cloud.cascade",
       async (span) => {
-        const [outcome] = await this.#runTask([req], task, loaded);
+        const [outcome] = await this.#runTask([req], task, loaded, false);
         if (outcome === undefined || outcome.type === "failed") throw outcome?.error;
         const result = outcome.result;
         span.setAttributes({
@@ -121,6 +121,7 @@ export class Cascade {
             indexes.map((i) => reqs[i] as CascadeRequest),
             task,
             loaded,
+            true,
           );
           indexes.forEach((i, k) => (outcomes[i] = out[k] as CascadeOutcome));
         }
@@ -135,6 +136,7 @@ export class Cascade {
     reqs: readonly CascadeRequest[],
     task: Task,
     loaded: LoadedPolicy,
+    together: boolean,
   ): Promise<CascadeOutcome[]> {
     const started = performance.now();
     const fail = (error: unknown): CascadeOutcome[] => reqs.map(() => ({ type: "failed", error }));
@@ -163,7 +165,7 @@ export class Cascade {
         cache?.key({ task: req.task, policyVersion: loaded.versionTag, modelVersion, text: req.input }) ?? "",
     }));
     const outcomes = new Array<CascadeOutcome>(reqs.length);
-    const ctx: RunContext = { task, tiers, models, loaded, cache, started, outcomes };
+    const ctx: RunContext = { task, tiers, models, loaded, cache, started, outcomes, together };
     let wave = items;
     while (wave.length > 0) {
       const later: CascadeItem[] = [];
@@ -184,7 +186,7 @@ export class Cascade {
 
   /** Cache lookup, tiers in order, cache write, for requests with distinct texts. */
   async #wave(items: CascadeItem[], ctx: RunContext): Promise<void> {
-    const { task, tiers, models, loaded, cache, started, outcomes } = ctx;
+    const { task, tiers, models, loaded, cache, started, outcomes, together } = ctx;
     const failed = (item: CascadeItem, error: unknown): void => {
       outcomes[item.index] = { type: "failed", error };
     };
@@ -268,6 +270,7 @@ export class Cascade {
         : await modelTierOutcomes(ready, task, tier, models.get(tier.name), loaded, {
             tracer: this.#o.tracer,
             metrics: this.#o.metrics,
+            together,
           });
       ready.forEach((item, i) => {
         const call = calls[i] as TierCall;
@@ -355,6 +358,8 @@ type RunContext = {
   cache: ResultCache<typeof InferResultSchema> | undefined;
   started: number;
   outcomes: CascadeOutcome[];
+  /** Model tiers take the requests as one call of their own (`runMany`), not via the micro-batcher. */
+  together: boolean;
 };
 
 /** The request's task, or the error `run` throws before any tier (unknown task, input too large). */

@@ -50,6 +50,7 @@ export class ModelRegistry implements ModelSource {
       version: runtime.version,
       manifest: runtime.manifest,
       classify: (text) => batcher.classify(text),
+      classifyMany: (texts) => runtime.classify(texts),
     };
     return { runtime, batcher, model };
   }

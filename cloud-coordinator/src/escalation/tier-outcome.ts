@@ -21,6 +21,7 @@ import {
   toTiergateError,
   traceIdOf,
   withSpan,
+  type Classification,
   type InferResult,
   type LlmTier,
   type LoadedPolicy,
@@ -69,6 +70,8 @@ export type TierCall =
   { type: "ok"; outcome: TierOutcome; durationMs: number } | { type: "error"; error: unknown };
 
 type Telemetry = { tracer: Tracer; metrics?: CascadeMetrics | undefined };
+/** How a model tier is called for many requests: through the model's micro-batcher, or as one call. */
+type ModelCall = Telemetry & { together?: boolean };
 
 export function cachedAttempt(durationMs: number): TierAttempt {
   return { tier: "cache", where: "cloud", kind: "cache", accepted: true, durationMs };
@@ -135,7 +138,9 @@ export function answerOf(
 
 /**
  * A model tier for many requests at once: each text goes to the model in the same tick, so its
- * MicroBatcher classifies them in one `session.run`; every request waited the whole call.
+ * MicroBatcher classifies them in one `session.run` (with whatever else arrives meanwhile), or with
+ * `together` as one call of their own (a batch chunk: concurrent jobs then do not wait for each
+ * other's texts and finish in lock-step); every request waited the whole call.
  */
 export async function modelTierOutcomes(
   items: readonly CascadeItem[],
@@ -143,7 +148,7 @@ export async function modelTierOutcomes(
   tier: ModelTier,
   model: CloudModel | undefined,
   loaded: LoadedPolicy,
-  t: Telemetry,
+  t: ModelCall,
 ): Promise<TierCall[]> {
   if (model === undefined) {
     const error = new TiergateError(ErrorCode.MODEL_NOT_FOUND, `model of tier "${tier.name}" is not loaded`);
@@ -151,7 +156,11 @@ export async function modelTierOutcomes(
   }
   const t0 = performance.now();
   return await withSpan(t.tracer, "tiergate.cloud.tier", async (span) => {
-    const settled = await Promise.allSettled(items.map((i) => model.classify(i.req.input)));
+    const texts = items.map((i) => i.req.input);
+    const settled =
+      t.together === true && model.classifyMany !== undefined
+        ? await classifyTogether(model, model.classifyMany.bind(model), texts)
+        : await Promise.allSettled(texts.map((text) => model.classify(text)));
     const durationMs = performance.now() - t0;
     const rule = tier.accept.rule;
     const threshold =
@@ -211,6 +220,38 @@ export async function modelTierOutcomes(
         t.metrics?.tier({ task: taskName, tier: tier.name, kind: "model", outcome, seconds, costUsd, count });
     return calls;
   });
+}
+
+/** `texts` in one call; a blank text fails on its own, as `classify` fails it, not the call. */
+async function classifyTogether(
+  model: CloudModel,
+  many: (texts: readonly string[]) => Promise<Classification[]>,
+  texts: readonly string[],
+): Promise<PromiseSettledResult<Classification>[]> {
+  const good: number[] = [];
+  const bad: number[] = [];
+  texts.forEach((text, i) => (text.trim() === "" ? bad : good).push(i));
+  const [together, ...alone] = await Promise.allSettled([
+    good.length === 0 ? Promise.resolve([]) : many(good.map((i) => texts[i] ?? "")),
+    ...bad.map(async (i) => [await model.classify(texts[i] ?? "")]),
+  ]);
+  const out = new Array<PromiseSettledResult<Classification>>(texts.length);
+  const settle = (indexes: number[], r: PromiseSettledResult<Classification[]> | undefined): void =>
+    indexes.forEach((i, k) => {
+      const value = r?.status === "fulfilled" ? r.value[k] : undefined;
+      out[i] =
+        value !== undefined
+          ? { status: "fulfilled", value }
+          : {
+              status: "rejected",
+              reason: (r?.status === "rejected"
+                ? r.reason
+                : new TiergateError(ErrorCode.INTERNAL, "model returned too few results")) as unknown,
+            };
+    });
+  settle(good, together);
+  bad.forEach((i, k) => settle([i], alone[k]));
+  return out;
 }
 
 /** The LLM tier for one request: its answer is final (accepted), or a typed error. */

@@ -7,6 +7,11 @@ export interface CloudModel {
   readonly version: string;
   readonly manifest: ModelManifest;
   classify(text: string): Promise<Classification>;
+  /**
+   * Classifies `texts` in one model call of their own, without waiting for company (a batch chunk,
+   * which is its own company). Blank texts are refused as `classify` refuses them.
+   */
+  classifyMany?(texts: readonly string[]): Promise<Classification[]>;
 }
 
 /** Loads (once) and returns the model in `dir`. */

@@ -75,13 +75,13 @@ describe("batch items through the cascade together", () => {
   it("gives every item the answer it gets on its own, across chunks and repeats", async () => {
     // More than one chunk (64 items); texts the model is sure of, unsure of (LLM) and out of scope;
     // repeats within a chunk and across chunks (the result cache answers them); one input over the
-    // task's maxInputBytes.
+    // task's maxInputBytes; one blank input (the model refuses it, and only it).
     const pool = [
       ...texts.confident.slice(0, 10),
       ...texts.unsure.slice(0, 10),
       ...[...f.gold.keys()].slice(0, 60),
     ];
-    const inputs = [...pool.slice(0, 70), pool[3], pool[12], pool[0], "x".repeat(5000), pool[69]];
+    const inputs = [...pool.slice(0, 70), pool[3], pool[12], pool[0], "x".repeat(5000), "   ", pool[69]];
     const items: Item[] = inputs.map((input, i) => ({ id: `bc-${i}`, task: TASK, input: input ?? "" }));
 
     const alone = new Map<string, InferResult | { code: string }>();
@@ -106,12 +106,13 @@ describe("batch items through the cascade together", () => {
       }
     }
     // The repeats came from the cache, at no cost; the LLM answered some items, the model others.
-    for (const id of ["bc-70", "bc-71", "bc-72", "bc-74"]) {
+    for (const id of ["bc-70", "bc-71", "bc-72", "bc-75"]) {
       const r = view.results.find((x) => x.id === id);
       expect(r?.cached, id).toBe(true);
       expect(r?.costUsd, id).toBe(0);
     }
     expect(view.results.find((r) => r.id === "bc-73")?.error?.code).toBe("INPUT_TOO_LARGE");
+    expect(view.results.find((r) => r.id === "bc-74")?.error?.code).toBe("VALIDATION_FAILED");
     const kinds = new Set(view.results.map((r) => r.servedBy?.kind));
     expect(kinds).toContain("llm");
     expect(kinds).toContain("model");
