@@ -3,7 +3,7 @@
 // answer / refusal as the task's policy says. Every step's time and every tier's confidence is
 // recorded in the result. Nothing leaves the device unredacted, and neverEscalate labels never leave.
 import { randomUUID } from "node:crypto";
-import { context as otelContext, trace, type Context, type Tracer } from "@opentelemetry/api";
+import { context as otelContext, type Context, type Tracer } from "@opentelemetry/api";
 import {
   ATTR_CACHED,
   ATTR_DEGRADED,
@@ -115,8 +115,8 @@ export class EdgeEngine {
     return withSpan(
       this.#o.tracer,
       "tiergate.edge.infer",
-      async (span) => {
-        ctx.trace = trace.setSpan(parent ?? otelContext.active(), span);
+      async (span, spanContext) => {
+        ctx.trace = spanContext;
         const result = req.mode === "batch" ? await this.#defer(ctx) : await this.#realtime(ctx);
         if (span.isRecording()) {
           span.setAttributes({

@@ -10,7 +10,7 @@ export interface WithSpanOptions {
 }
 
 /**
- * Runs `fn` in a new active span named `name`, ends it, and on a throw records the exception,
+ * Runs `fn` in a new active span named `name` (it gets the span and the context holding it), ends it, and on a throw records the exception,
  * the error code (when it has one) and an ERROR status before rethrowing. Not an async function:
  * a synchronous `fn` costs no extra promise turn, an asynchronous one one `then` (the request path
  * nests two spans per edge request).
@@ -18,7 +18,7 @@ export interface WithSpanOptions {
 export function withSpan<T>(
   tracer: Tracer,
   name: string,
-  fn: (span: Span) => Promise<T> | T,
+  fn: (span: Span, spanContext: Context) => Promise<T> | T,
   options: WithSpanOptions = {},
 ): Promise<T> {
   const parent = options.parent ?? context.active();
@@ -29,7 +29,8 @@ export function withSpan<T>(
   );
   let out: Promise<T> | T;
   try {
-    out = context.with(trace.setSpan(parent, span), fn, undefined, span);
+    const spanContext = trace.setSpan(parent, span);
+    out = context.with(spanContext, fn, undefined, span, spanContext);
   } catch (err) {
     failed(span, err);
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as thrown
