@@ -1,0 +1,28 @@
+// Whether dist/ (made by bin/bundle.mjs) may run: plain JavaScript, imported by the bin before
+// anything else. Kept apart so that benchmarks and tests can ask the same question.
+import { readFileSync, statSync } from "node:fs";
+
+/** Set to "1" to run from the TypeScript sources even when the bundle is fresh. */
+export const FROM_SOURCE_ENV = "TIERGATE_EDGE_FROM_SOURCE";
+
+/**
+ * The URL of the bundle's entry module when every file it was made from still has the size and mtime
+ * it had then (dist/inputs.json); otherwise undefined. `packageUrl` is the edge-agent package's
+ * directory, ending in "/".
+ */
+export function freshBundle(packageUrl = new URL("../", import.meta.url), env = process.env) {
+  if (env[FROM_SOURCE_ENV] === "1") return undefined;
+  const dist = new URL("dist/", packageUrl);
+  let manifest;
+  try {
+    manifest = JSON.parse(readFileSync(new URL("inputs.json", dist), "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof manifest?.entry !== "string" || !Array.isArray(manifest.inputs)) return undefined;
+  for (const [file, size, mtimeMs] of manifest.inputs) {
+    const s = statSync(new URL(file, packageUrl), { throwIfNoEntry: false });
+    if (s === undefined || s.size !== size || s.mtimeMs !== mtimeMs) return undefined;
+  }
+  return new URL(manifest.entry, dist).href;
+}
