@@ -4,6 +4,8 @@
 //  2. micro-batcher throughput with 1, 16 and 256 concurrent callers against one-by-one classify
 //     calls (ratio, aim ≥ 10 at 256)
 //  3. resident memory per loaded model
+//  4. where a text's time goes in a batch of 256 (CPU µs a text: encode with featurizing, session.run,
+//     decode), to read ratio 2 by part; not part of the aims
 // Prints a table and writes JSON to $TIERGATE_BENCH_JSON or reports/bench-models.json. Bounded in
 // time: each measurement runs for a fixed window. The machine is shared, so the measurements are
 // interleaved: ROUNDS rounds of (raw, classify, one-by-one, batched at 1/16/256 callers), and each
@@ -84,6 +86,29 @@ async function batchedThroughput(runtime: ModelRuntime, texts: string[], callers
   return { textsPerSec: done / seconds, textsPerCpuSec: done / cpuSeconds, meanBatch };
 }
 
+export const PARTS_BATCH = 256;
+export const PARTS_ROUNDS = 3;
+
+/** CPU µs a text for encode, session.run and decode on batches of PARTS_BATCH (median of PARTS_ROUNDS windows). */
+async function partsPerText(runtime: ModelRuntime, texts: string[]) {
+  const batches = Array.from({ length: 16 }, (_, b) =>
+    Array.from({ length: PARTS_BATCH }, (_, i) => texts[(b * PARTS_BATCH + i) % texts.length] ?? "x"),
+  );
+  const feeds = batches.map((b) => runtime.encode(b).feeds);
+  const probs = (await runtime.session.run(feeds[0] ?? {}, ["probs"]))["probs"]?.data;
+  let i = 0;
+  const parts = {
+    encode: () => Promise.resolve(runtime.encode(batches[i++ % batches.length] ?? [])),
+    run: () => runtime.session.run(feeds[i++ % feeds.length] ?? {}, ["probs"]),
+    decode: () => Promise.resolve(runtime.decode(probs, PARTS_BATCH)),
+  };
+  const samples: Record<keyof typeof parts, number[]> = { encode: [], run: [], decode: [] };
+  for (let r = 0; r < PARTS_ROUNDS; r++)
+    for (const [name, fn] of Object.entries(parts) as [keyof typeof parts, () => Promise<unknown>][])
+      samples[name].push((await timed(fn)).cpuPerCallUs / PARTS_BATCH);
+  return { encodeUs: median(samples.encode), runUs: median(samples.run), decodeUs: median(samples.decode) };
+}
+
 async function benchModel(dir: string, texts: string[]) {
   const runtime = await loadModel(dir);
   try {
@@ -111,6 +136,7 @@ async function benchModel(dir: string, texts: string[]) {
         batched[`c${callers}`] = await batchedThroughput(runtime, texts, callers);
       rounds.push({ raw: rawT, classify: classifyT, oneByOne: oneByOneT, batched });
     }
+    const perTextAt256 = await partsPerText(runtime, texts);
     const batching: Record<
       string,
       {
@@ -147,6 +173,7 @@ async function benchModel(dir: string, texts: string[]) {
       oneByOnePerSec: median(rounds.map((r) => 1e6 / r.oneByOne.perCallUs)),
       oneByOnePerCpuSec: median(rounds.map((r) => 1e6 / r.oneByOne.cpuPerCallUs)),
       batching,
+      perTextAt256,
     };
   } finally {
     await runtime.close();
@@ -207,6 +234,17 @@ for (const r of Object.values(results)) {
     `${r.model.padEnd(32)}${f(r.rawRunCpuUs).padStart(14)}${f(r.classifyCpuUs).padStart(17)}` +
       `${pair(r.classifyVsRawRatio, r.wallClassifyVsRawRatio, 2, 14)}${speedup("c1", 14)}${speedup("c16", 15)}` +
       `${speedup("c256", 16)}  (${f(b["c256"]?.meanBatch ?? 0)})`,
+  );
+}
+lines.push(
+  "",
+  `CPU µs a text in batches of ${PARTS_BATCH}: encode (featurizing included) + session.run + decode:`,
+);
+for (const r of Object.values(results)) {
+  const p = r.perTextAt256;
+  lines.push(
+    `  ${r.model.padEnd(34)} ${f(p.encodeUs, 2)} + ${f(p.runUs, 2)} + ${f(p.decodeUs, 2)} = ${f(p.encodeUs + p.runUs + p.decodeUs, 2)}` +
+      `  (one-by-one classify ${f(1e6 / r.oneByOnePerCpuSec)})`,
   );
 }
 lines.push("", "memory per loaded model (RSS growth in a fresh process after load + one classify):");
