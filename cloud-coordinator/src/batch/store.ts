@@ -37,6 +37,14 @@ end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1]) end
 return 1
 `);
+// KEYS: status records. ARGV: retention ms, then each record's JSON. → 1 where created, 0 where it existed.
+const CREATE_MANY = new LuaScript(`
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1], 'NX') and 1 or 0
+end
+return out
+`);
 /** How long a batch's status and results stay readable. */
 export const DEFAULT_BATCH_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -137,18 +145,17 @@ export class BatchStore {
     return ok === "OK";
   }
 
-  /** `create` for many batches in one round trip: whether each was created. */
+  /** `create` for many batches in one command (a script, not a command each): whether each was created. */
   async createMany(metas: readonly BatchMeta[]): Promise<boolean[]> {
     if (metas.length === 1 && metas[0] !== undefined) return [await this.create(metas[0])];
-    const pipeline = this.#redis.pipeline();
-    for (const meta of metas)
-      pipeline.set(this.#meta(meta.batchId), JSON.stringify(meta), "PX", this.#retentionMs, "NX");
-    const replies = (await pipeline.exec()) ?? [];
-    return metas.map((_, i) => {
-      const [err, reply] = replies[i] ?? [new Error("no reply"), null];
-      if (err !== null) throw err;
-      return reply === "OK";
-    });
+    const replies = await CREATE_MANY.run(
+      this.#redis,
+      metas.map((m) => this.#meta(m.batchId)),
+      [this.#retentionMs, ...metas.map((m) => JSON.stringify(m))],
+    );
+    if (!Array.isArray(replies) || replies.length !== metas.length)
+      throw new Error("unexpected reply to the batch records' creation");
+    return replies.map((r) => r === 1);
   }
 
   /** The status record, "completed" (with its times) once the job's completion is stored. */

@@ -89,6 +89,8 @@ export class BatchWorker {
   readonly worker: Worker<BatchJobData, BatchJobResult>;
   readonly #o: BatchWorkerOptions;
   readonly #clock: Clock;
+  /** Jobs completed by this worker (their completion stored by BullMQ). */
+  completed = 0;
 
   constructor(options: BatchWorkerOptions) {
     this.#o = options;
@@ -111,6 +113,7 @@ export class BatchWorker {
     );
     // Completion is reported once BullMQ has stored it (with the last results).
     this.worker.on("completed", (job) => {
+      this.completed += 1;
       const { submission } = job.data;
       this.#o.metrics?.batch(submission.source, "completed");
       if (submission.callbackUrl !== undefined && job.id !== undefined)
@@ -163,16 +166,20 @@ export class BatchWorker {
         const opened = firstStart
           ? { meta: undefined, results: new Map<string, InferResult>() }
           : await this.#o.store.open(id);
-        // The status record the scheduler wrote, rebuilt from the job's own data when it is missing.
-        const meta: BatchMeta = opened.meta ?? newBatchMeta(submission, "queued", scheduledFor);
         const startedAt = this.#clock.now();
-        const runningMeta: BatchMeta = { ...meta, status: "running", startedAt };
+        // The status record the scheduler wrote (rebuilt from the job's own data when it is missing),
+        // marked running; built when first written.
+        const runningMeta = (): BatchMeta => ({
+          ...(opened.meta ?? newBatchMeta(submission, "queued", scheduledFor)),
+          status: "running",
+          startedAt,
+        });
         // "running" is written with the first stored results, or on its own once the batch has run
         // `runningMarkMs`, whichever comes first; a short batch goes from queued to completed in one
         // write (BullMQ's). The timer is stopped, and a mark in flight awaited, before completing.
         let running: Promise<void> | undefined;
         const timer = setTimeout(() => {
-          running ??= this.#o.store.save(runningMeta);
+          running ??= this.#o.store.save(runningMeta());
           running.catch(() => undefined);
         }, this.#o.runningMarkMs ?? DEFAULT_RUNNING_MARK_MS);
         const done = opened.results;
@@ -194,7 +201,7 @@ export class BatchWorker {
               let status: BatchMeta | undefined;
               if (running === undefined) {
                 clearTimeout(timer);
-                status = runningMeta;
+                status = runningMeta();
                 running = Promise.resolve();
               }
               await running;

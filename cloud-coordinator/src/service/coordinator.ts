@@ -79,6 +79,7 @@ export class Coordinator {
   readonly metrics: CoordinatorMetrics;
   #cascade: Cascade | undefined;
   #escalations: EscalationService | undefined;
+  #batchWorker: BatchWorker | undefined;
   #closers: Closer[] = [];
   #url: string | undefined;
   #closed = false;
@@ -112,6 +113,11 @@ export class Coordinator {
   /** Escalations this coordinator answered (load-sharing checks). */
   get escalationsHandled(): number {
     return this.#escalations?.handled ?? 0;
+  }
+
+  /** Batch jobs this coordinator's worker completed (their completion stored by BullMQ). */
+  get batchesCompleted(): number {
+    return this.#batchWorker?.completed ?? 0;
   }
 
   /** `http://host:port` of the HTTP API, when it listens. */
@@ -224,6 +230,7 @@ export class Coordinator {
         prefix: bullPrefix,
         ...(s.batchLockDurationMs === undefined ? {} : { lockDurationMs: s.batchLockDurationMs }),
       });
+      this.#batchWorker = worker;
       this.#closers.push({ name: "batch worker", close: () => worker.close() });
       const intake = new EdgeBatchIntake({
         js,
