@@ -170,6 +170,28 @@ describe("trained model directory", () => {
       expect(c.confidence.entropy).toBe(confidenceFromProbs(probs, i * C, C).entropy);
   });
 
+  it("lists topK labels in order for any topK (1, 2, 5), and maxProb/margin from the best two", async () => {
+    const C = runtime.labels.length;
+    const probs = Float32Array.from({ length: 4 * C }, (_, i) => ((i * 7919) % 13) / 13);
+    const want = (r: number, k: number) =>
+      Array.from({ length: C }, (_, j) => j)
+        .sort((a, b) => (probs[r * C + b] ?? 0) - (probs[r * C + a] ?? 0) || a - b)
+        .slice(0, k);
+    for (const topK of [1, 2, 5]) {
+      const other = await loadModel(modelDir, { topK });
+      try {
+        for (const [r, c] of other.decode(probs, 4).entries()) {
+          const best = want(r, 2).map((j) => probs[r * C + j] ?? 0);
+          expect(c.top.map((t) => runtime.labels.indexOf(t.label))).toEqual(want(r, topK));
+          expect(c.confidence.maxProb).toBe(best[0]);
+          expect(c.confidence.margin).toBe((best[0] ?? 0) - (best[1] ?? 0));
+        }
+      } finally {
+        await other.close();
+      }
+    }
+  });
+
   it("refuses empty text with a typed error", async () => {
     await expect(runtime.classify(["ok", "  "])).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
