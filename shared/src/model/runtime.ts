@@ -132,8 +132,12 @@ class SingleTextInputs {
 
 /** Throws VALIDATION_FAILED unless every text is a non-blank string. */
 export function checkTexts(texts: readonly unknown[]): asserts texts is string[] {
-  const bad = texts.flatMap((t, i) => (typeof t === "string" && t.trim() !== "" ? [] : [i]));
-  if (bad.length > 0) {
+  let bad: number[] | undefined;
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i];
+    if (typeof t !== "string" || isBlank(t)) (bad ??= []).push(i);
+  }
+  if (bad !== undefined) {
     throw new TiergateError(
       ErrorCode.VALIDATION_FAILED,
       `text must be a non-empty string (index ${bad.join(", ")})`,
@@ -142,6 +146,12 @@ export function checkTexts(texts: readonly unknown[]): asserts texts is string[]
       },
     );
   }
+}
+
+/** Only whitespace (as `trim` sees it), or empty; a text starting with visible ASCII is decided at once. */
+function isBlank(text: string): boolean {
+  const c = text.charCodeAt(0);
+  return !(c > 0x20 && c < 0x7f) && text.trim() === "";
 }
 
 export class ModelRuntime {
