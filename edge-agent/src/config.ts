@@ -16,9 +16,10 @@ export const MODEL_CACHE_OFF = "off";
 export const MODEL_CACHE_SUBDIR = "tiergate/models";
 
 /**
- * Where the agent keeps ONNX Runtime's optimized ORT-format copy of each model by default: shared by
- * every agent of the user and kept across restarts and reboots (a copy made once per model version
- * makes each later start build its sessions ~3x faster).
+ * Where the agent keeps ONNX Runtime's optimized copy of each model by default (see `loadModel`'s
+ * `cacheDir`): shared by every agent of the user and kept across restarts and reboots. Made once per
+ * model version, it makes later starts build their sessions several times faster and keeps the
+ * weights in mapped files instead of private memory.
  */
 export function defaultModelCacheDir(env: Readonly<Record<string, string | undefined>>): string {
   const xdg = env["XDG_CACHE_HOME"] ?? "";

@@ -33,8 +33,9 @@ Options (flag > environment variable > default):
   --log-level LEVEL            debug, info, warn, error or silent (${ENV_VARS["log-level"]}; default info)
   --subject-prefix PREFIX      prefix for every NATS subject and stream (${ENV_VARS["subject-prefix"]}; tests)
   --heartbeat-interval-ms MS   heartbeat period (${ENV_VARS["heartbeat-interval-ms"]}; default 10000)
-  --model-cache-dir DIR        ONNX Runtime's optimized copy of each model, made on its first load so
-                               that later starts build sessions ~3x faster (${ENV_VARS["model-cache-dir"]};
+  --model-cache-dir DIR        ONNX Runtime's optimized copy of each model, made on its first load:
+                               later starts build sessions faster and map the weights from it
+                               instead of copying them into memory (${ENV_VARS["model-cache-dir"]};
                                default $XDG_CACHE_HOME/${MODEL_CACHE_SUBDIR}, else ~/.cache/${MODEL_CACHE_SUBDIR};
                                "${MODEL_CACHE_OFF}" turns it off)
   -h, --help                   show this help

@@ -1,6 +1,6 @@
-// The edge agent's start-up caches: ONNX Runtime's optimized ORT-format copy of each model
-// (loadModel's cacheDir), which must classify exactly as model.onnx does and be rebuilt when damaged,
-// and the bundle the bin runs only while every file it was made from is unchanged.
+// The edge agent's start-up caches: ONNX Runtime's optimized copy of each model, weights in a file
+// of their own (loadModel's cacheDir), which must classify exactly as model.onnx does and be rebuilt
+// when damaged, and the bundle the bin runs only while every file it was made from is unchanged.
 import { createHash } from "node:crypto";
 import { readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,15 +24,16 @@ beforeAll(async () => {
 }, 900_000);
 
 describe("loadModel with a cache directory", () => {
-  it("writes the ORT-format copy on the first load and classifies from it as from model.onnx", async () => {
+  it("writes the optimized graph and its weights on the first load and classifies from them as from model.onnx", async () => {
     const { small } = await edgeModels();
     await using dir = await makeTempDir("model-cache");
     const plain = await loadModel(small);
     const first = await loadModel(small, { cacheDir: dir.path });
-    const files = (await readdir(dir.path)).sort();
-    expect(files).toHaveLength(2);
-    expect(files[0]).toMatch(/^[0-9a-f]{40}\.ort$/);
-    expect(files[1]).toBe(`${files[0] ?? ""}.sha256`);
+    const entries = await readdir(dir.path);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatch(/^[0-9a-f]{40}$/);
+    const entry = join(dir.path, entries[0] ?? "");
+    expect((await readdir(entry)).sort()).toEqual(["model.onnx", "model.onnx.data", "sha256.json"]);
     const cached = await loadModel(small, { cacheDir: dir.path });
     const [a, b, c] = await Promise.all([plain, first, cached].map((m) => m.classify(TEXTS)));
     expect(b).toEqual(a);
@@ -40,25 +41,23 @@ describe("loadModel with a cache directory", () => {
     await Promise.all([plain, first, cached].map((m) => m.close()));
   });
 
-  it("rebuilds a damaged cache file instead of loading it", async () => {
+  it("rebuilds a damaged cache entry instead of loading it", async () => {
     const { nano } = await edgeModels();
     await using dir = await makeTempDir("model-cache-damaged");
     const plain = await loadModel(nano);
     await (await loadModel(nano, { cacheDir: dir.path })).close();
-    const ort = join(dir.path, (await readdir(dir.path)).find((f) => f.endsWith(".ort")) ?? "");
-    const good = await readFile(ort);
-    const bad = Buffer.from(good);
+    const entry = join(dir.path, (await readdir(dir.path))[0] ?? "");
+    const weights = join(entry, "model.onnx.data");
+    const bad = await readFile(weights);
     const middle = bad.length >> 1;
     bad[middle] = (bad[middle] ?? 0) ^ 0xff;
-    await writeFile(ort, bad);
+    await writeFile(weights, bad);
     const reloaded = await loadModel(nano, { cacheDir: dir.path });
     expect(await reloaded.classify(TEXTS)).toEqual(await plain.classify(TEXTS));
-    // Rebuilt (ONNX Runtime's serialization is not byte-for-byte stable, so not compared with `good`).
-    const rebuilt = await readFile(ort);
+    const rebuilt = await readFile(weights);
     expect(rebuilt.equals(bad)).toBe(false);
-    expect(await readFile(`${ort}.sha256`, "latin1")).toBe(
-      createHash("sha256").update(rebuilt).digest("hex"),
-    );
+    const sums = JSON.parse(await readFile(join(entry, "sha256.json"), "utf8")) as Record<string, string>;
+    expect(sums["model.onnx.data"]).toBe(createHash("sha256").update(rebuilt).digest("hex"));
     await Promise.all([plain.close(), reloaded.close()]);
   });
 });
