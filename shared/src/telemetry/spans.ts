@@ -1,5 +1,5 @@
 // Running work inside a span. Telemetry calls are guarded; only `fn`'s own errors propagate.
-import { SpanStatusCode, context, trace } from "@opentelemetry/api";
+import { SpanStatusCode, context, isSpanContextValid, trace } from "@opentelemetry/api";
 import type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";
 import { ATTR_ERROR_CODE } from "./attributes.ts";
 
@@ -10,10 +10,10 @@ export interface WithSpanOptions {
 }
 
 /**
- * Runs `fn` in a new active span named `name` (it gets the span and the context holding it), ends it, and on a throw records the exception,
- * the error code (when it has one) and an ERROR status before rethrowing. Not an async function:
- * a synchronous `fn` costs no extra promise turn, an asynchronous one one `then` (the request path
- * nests two spans per edge request).
+ * Runs `fn` in a new active span named `name` (it gets the span and the context holding it), ends
+ * it, and on a throw records the exception, the error code (when it has one) and an ERROR status
+ * before rethrowing. Not an async function: a synchronous `fn` costs no extra promise turn, an
+ * asynchronous one one `then` (the request path nests two spans per edge request).
  */
 export function withSpan<T>(
   tracer: Tracer,
@@ -29,7 +29,7 @@ export function withSpan<T>(
   );
   let out: Promise<T> | T;
   try {
-    const spanContext = trace.setSpan(parent, span);
+    const spanContext = sameAsParent(span, parent) ? parent : trace.setSpan(parent, span);
     out = context.with(spanContext, fn, undefined, span, spanContext);
   } catch (err) {
     failed(span, err);
@@ -50,6 +50,19 @@ export function withSpan<T>(
       throw err;
     },
   );
+}
+
+/**
+ * True for what the API's no-op tracer returns (no tracer provider registered): a non-recording
+ * span that carries its parent's span context, or no valid one. A context holding it propagates
+ * exactly what the parent does, so the parent serves and no context is built for it.
+ */
+function sameAsParent(span: Span, parent: Context): boolean {
+  if (span.isRecording()) return false;
+  const own = span.spanContext();
+  const inherited = trace.getSpanContext(parent);
+  if (own === inherited) return true;
+  return !isSpanContextValid(own) && (inherited === undefined || !isSpanContextValid(inherited));
 }
 
 /** Records `err` on `span` and ends it. */

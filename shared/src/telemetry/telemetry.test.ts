@@ -78,6 +78,13 @@ describe("withSpan", () => {
     expect(await withSpan(tracer, "step", () => 42)).toBe(42);
   });
 
+  it("hands fn a context that propagates the parent's trace, or none without a parent", async () => {
+    const headers = await withSpan(tracer, "step", (_span, ctx) => injectTraceContext({}, ctx), { parent });
+    expect(headers["traceparent"]).toBe(`00-${TRACE_ID}-${SPAN_ID}-01`);
+    const untraced = await withSpan(tracer, "step", (_span, ctx) => traceIdOf(ctx), { parent: ROOT_CONTEXT });
+    expect(untraced).toBeUndefined();
+  });
+
   it("rethrows fn's error unchanged", async () => {
     const err = new TiergateError(ErrorCode.LLM_TIMEOUT, "slow");
     await expect(withSpan(tracer, "step", () => Promise.reject(err))).rejects.toBe(err);
