@@ -6,8 +6,9 @@
 //
 // bin/tiergate-edge.mjs runs the bundle only while it is fresh: dist/inputs.json lists every file
 // the bundle was made from with its size and mtime, and one that differs (an edited source, another
-// install) sends the agent back to the TypeScript sources. Native modules (onnxruntime-node) and the
-// OpenTelemetry SDK (its instrumentations hook `require`) stay in node_modules.
+// install) sends the agent back to the TypeScript sources. Native modules (onnxruntime-node), the
+// OpenTelemetry SDK (its instrumentations hook `require`) and what fastify loads only on demand stay
+// in node_modules.
 //
 // Usage: node edge-agent/bin/bundle.mjs   (needs rolldown, which the workspace's vitest brings)
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -19,7 +20,17 @@ const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const DIST_DIR = join(PACKAGE_DIR, "dist");
 export const ENTRY_FILE = "cli.mjs";
 export const INPUTS_FILE = "inputs.json";
-const EXTERNAL = [/^onnxruntime-node$/, /^@opentelemetry\/sdk-node$/, /\.node$/];
+const EXTERNAL = [
+  /^onnxruntime-node$/,
+  /^@opentelemetry\/sdk-node$/,
+  /\.node$/,
+  // What fastify requires only when asked for (schema compilers with ajv, pino for its logger,
+  // light-my-request for inject): bundled, it was half of the bundle to read and parse at each start.
+  /^@fastify\/ajv-compiler$/,
+  /^@fastify\/fast-json-stringify-compiler$/,
+  /^pino$/,
+  /^light-my-request$/,
+];
 
 const { rolldown } = await import("rolldown").catch((cause) => {
   throw new Error("bundle.mjs needs rolldown (npm ci installs it with vitest)", { cause });
