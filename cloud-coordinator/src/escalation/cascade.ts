@@ -153,9 +153,13 @@ export class Cascade {
       return fail(error);
     }
     const cache = loaded.policy.cache.enabled ? this.#o.cache : undefined;
-    const modelVersion = tiers
-      .map((t) => (isLlmTier(t) ? `llm:${t.llm.endpoints.join("+")}` : models.get(t.name)?.version))
-      .join(",");
+    // Part of the cache key only: not built without a cache.
+    const modelVersion =
+      cache === undefined
+        ? ""
+        : tiers
+            .map((t) => (isLlmTier(t) ? `llm:${t.llm.endpoints.join("+")}` : models.get(t.name)?.version))
+            .join(",");
     const items: CascadeItem[] = reqs.map((req, index) => ({
       index,
       req,

@@ -164,6 +164,18 @@ describe("escalation", () => {
     ],
     ["an unknown task", () => ({ ...request("hello"), task: "nope" }), "nope", ErrorCode.UNKNOWN_TASK],
     [
+      "a task sent on another task's subject",
+      () => ({ ...request("hello"), task: "nope" }),
+      TASK,
+      ErrorCode.BAD_REQUEST,
+    ],
+    [
+      "a task that only ends the subject's task",
+      () => ({ ...request("hello"), task: TASK.slice(1) }),
+      TASK,
+      ErrorCode.BAD_REQUEST,
+    ],
+    [
       "a passed deadline",
       () => ({ ...request("hello"), deadlineAt: Date.now() - 1 }),
       TASK,
