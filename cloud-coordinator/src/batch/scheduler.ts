@@ -5,10 +5,8 @@ import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import {
-  BatchSourceSchema,
   BatchSubmissionSchema,
   ErrorCode,
-  TierAttemptSchema,
   TiergateError,
   traceCarrier,
   type BatchStatus,
@@ -36,32 +34,6 @@ export const BatchJobDataSchema = z.strictObject({
   scheduledFor: z.int().nonnegative(),
 });
 export type BatchJobData = z.infer<typeof BatchJobDataSchema>;
-
-/**
- * The shape of a job's data as the worker reads it: types and structure, not the contract's content
- * rules (id syntax, control characters, unique item ids), which the submission passed on its way
- * in: the API and the edge intake parse it with `BatchSubmissionSchema` before `submit`. Checking
- * every item's rules again per job cost ~4 us an item, a third of a 50-item job's model time.
- */
-export const BatchJobShapeSchema = z.object({
-  submission: z.object({
-    batchId: z.string().min(1),
-    source: BatchSourceSchema,
-    deviceId: z.string().min(1).optional(),
-    submittedAt: z.number(),
-    items: z.array(
-      z.object({
-        id: z.string().min(1),
-        task: z.string().min(1),
-        input: z.string(),
-        edgeAttempts: z.array(TierAttemptSchema).optional(),
-      }),
-    ),
-    callbackUrl: z.string().optional(),
-  }),
-  trace: z.record(z.string(), z.string()),
-  scheduledFor: z.number(),
-});
 
 export type SubmitOutcome = {
   type: "accepted" | "duplicate";

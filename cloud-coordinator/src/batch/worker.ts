@@ -29,7 +29,9 @@ import {
 import type { Cascade } from "../escalation/cascade.ts";
 import { systemClock, type Clock } from "../escalation/types.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
-import { BatchJobShapeSchema, DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
+import { jobDataProblem } from "./job-shape.ts";
+import { RunningMarks } from "./running-marks.ts";
+import { DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
 import { newBatchMeta, type BatchJobResult, type BatchMeta, type BatchStore } from "./store.ts";
 
 /** Time one batch item may take through the cascade. */
@@ -89,12 +91,14 @@ export class BatchWorker {
   readonly worker: Worker<BatchJobData, BatchJobResult>;
   readonly #o: BatchWorkerOptions;
   readonly #clock: Clock;
+  readonly #marks: RunningMarks;
   /** Jobs completed by this worker (their completion stored by BullMQ). */
   completed = 0;
 
   constructor(options: BatchWorkerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#marks = new RunningMarks(options.runningMarkMs ?? DEFAULT_RUNNING_MARK_MS);
     const { batch } = options.policy().policy;
     this.worker = new Worker<BatchJobData, BatchJobResult>(
       options.queueName ?? DEFAULT_BATCH_QUEUE,
@@ -146,9 +150,8 @@ export class BatchWorker {
   async #process(job: Job<BatchJobData>): Promise<BatchJobResult> {
     // The submission was parsed against the contract when it came in (API, edge intake); the job's
     // data is checked for the shape this code relies on, and used as stored.
-    const checked = BatchJobShapeSchema.safeParse(job.data);
-    if (!checked.success)
-      throw new UnrecoverableError(`job data outside the contract: ${checked.error.message}`);
+    const problem = jobDataProblem(job.data);
+    if (problem !== undefined) throw new UnrecoverableError(`job data outside the contract: ${problem}`);
     const { submission, trace, scheduledFor } = job.data;
     const { policy } = this.#o.policy();
     if (submission.items.length > policy.batch.maxItems)
@@ -178,10 +181,10 @@ export class BatchWorker {
         // `runningMarkMs`, whichever comes first; a short batch goes from queued to completed in one
         // write (BullMQ's). The timer is stopped, and a mark in flight awaited, before completing.
         let running: Promise<void> | undefined;
-        const timer = setTimeout(() => {
+        const unmark = this.#marks.add(() => {
           running ??= this.#o.store.save(runningMeta());
           running.catch(() => undefined);
-        }, this.#o.runningMarkMs ?? DEFAULT_RUNNING_MARK_MS);
+        });
         const done = opened.results;
         const pending = submission.items.filter((item) => !done.has(item.id));
         const edge = submission.source === "edge" && submission.deviceId !== undefined;
@@ -195,12 +198,12 @@ export class BatchWorker {
             const { results, retry } = await this.#runChunk(pending.slice(from, from + size));
             const final = from + size >= pending.length && retry === undefined && !edge;
             if (final) {
-              clearTimeout(timer);
+              unmark();
               last = results;
             } else {
               let status: BatchMeta | undefined;
               if (running === undefined) {
-                clearTimeout(timer);
+                unmark();
                 status = runningMeta();
                 running = Promise.resolve();
               }
@@ -212,7 +215,7 @@ export class BatchWorker {
             if (retry !== undefined) throw retry;
           }
         } finally {
-          clearTimeout(timer);
+          unmark();
         }
         // A "running" mark in flight lands before the completion is even sent.
         await running;
@@ -323,6 +326,7 @@ export class BatchWorker {
 
   async close(): Promise<void> {
     await this.worker.close();
+    this.#marks.close();
   }
 }
 

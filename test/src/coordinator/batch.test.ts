@@ -10,7 +10,7 @@ import { Queue } from "bullmq";
 import { BatchStore, DEFAULT_BATCH_QUEUE, type Coordinator } from "@tiergate/cloud-coordinator";
 import { DeviceResultSchema, createSubjects, decode, encode, type BatchSubmission } from "@tiergate/shared";
 import { waitFor } from "../index.ts";
-import { TASK, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
+import { TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
 const PREFIX = "bat";
 const KEYS = "bat:";
@@ -142,6 +142,34 @@ describe("edge batches", () => {
       message: "results",
     });
     expect(coordinator.metrics).toBeDefined();
+  });
+
+  it("shows a batch still running after the running mark as running, then completed", async () => {
+    // 23:00 in Berlin. Texts the medium model is unsure of go to the LLM stand-in, slowed down.
+    fakeNow = Date.parse("2024-06-01T21:00:00.000Z");
+    // Not texts the other tests send (their answers are cached).
+    const used = new Set([...f.gold.keys()].slice(100, 110));
+    const unsure = (await pickTexts(f.mediumDir, f.gold, 20)).unsure.filter((t) => !used.has(t));
+    const sub: BatchSubmission = {
+      ...submission("b-slow", "dev-slow", 0),
+      items: unsure.slice(0, 2).map((input, i) => ({ id: `b-slow-item-${i}`, task: TASK, input })),
+    };
+    f.standin.setLatency(500);
+    try {
+      await js.publish(subjects.batch("dev-slow"), encode(sub), { msgID: sub.batchId });
+      const running = await waitFor(
+        async () => (await store.view(sub.batchId))?.status === "running" && (await store.view(sub.batchId)),
+        { timeoutMs: 30_000, message: "the batch to show running" },
+      );
+      expect(running.results).toEqual([]);
+      expect(running.startedAt).toBe(fakeNow);
+      await waitFor(async () => (await store.view(sub.batchId))?.status === "completed", {
+        timeoutMs: 30_000,
+        message: "the batch to complete",
+      });
+    } finally {
+      f.standin.setLatency(0);
+    }
   });
 
   it("refuses a malformed batch message without stopping the intake", async () => {
