@@ -12,6 +12,7 @@ import {
   resolveConfig,
   type RawSettings,
 } from "../config.ts";
+import { turnMaglevOff } from "../maglev.ts";
 import { capYoungGeneration } from "../young-generation.ts";
 
 const USAGE = `Usage: tiergate-edge start --policy FILE --device-id ID [--nats URL]
@@ -39,6 +40,10 @@ Options (flag > environment variable > default):
                                default $XDG_CACHE_HOME/${MODEL_CACHE_SUBDIR}, else ~/.cache/${MODEL_CACHE_SUBDIR};
                                "${MODEL_CACHE_OFF}" turns it off)
   -h, --help                   show this help
+
+Memory: the daemon caps V8's new space at 16 MB and turns V8's Maglev compiler off (its freed
+compile memory stayed resident), unless node's own flags size the young generation or name Maglev
+(e.g. \`node --maglev bin/tiergate-edge.mjs start ...\`).
 
 Signals: SIGTERM/SIGINT stop accepting, finish requests in flight, flush the outbox (what cannot be
 sent stays on disk) and drain NATS; SIGHUP reloads the policy (a bad one keeps the old one).
@@ -86,6 +91,8 @@ export const startCommand: Command = {
     module.enableCompileCache?.();
     // Before the daemon's modules load: they and the models are what first grows the new space.
     capYoungGeneration();
+    // Maglev's compile zones stayed resident in glibc arenas after load (see maglev.ts).
+    turnMaglevOff();
     // Loaded here, not at the top: `--help` and usage errors stay fast and need no native modules.
     const { runDaemon } = await import("../main.ts");
     return runDaemon(config, io.env);
