@@ -80,7 +80,12 @@ export type { EscalationServiceOptions } from "./escalation/service.ts";
 export { ModelRegistry } from "./escalation/models.ts";
 export type { LoadedRuntime, ModelRegistryOptions } from "./escalation/models.ts";
 export type { CloudModel, ModelSource, LlmClassifier } from "./escalation/types.ts";
-export { BatchScheduler, BatchJobDataSchema, DEFAULT_BATCH_QUEUE } from "./batch/scheduler.ts";
+export {
+  BATCH_EVENTS_MAX_LEN,
+  BatchScheduler,
+  BatchJobDataSchema,
+  DEFAULT_BATCH_QUEUE,
+} from "./batch/scheduler.ts";
 export type { BatchSchedulerOptions, SubmitOutcome, BatchJobData } from "./batch/scheduler.ts";
 export { BatchWorker, limiterFor } from "./batch/worker.ts";
 export type { BatchWorkerOptions } from "./batch/worker.ts";

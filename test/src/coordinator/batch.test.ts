@@ -7,7 +7,12 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Queue } from "bullmq";
-import { BatchStore, DEFAULT_BATCH_QUEUE, type Coordinator } from "@tiergate/cloud-coordinator";
+import {
+  BATCH_EVENTS_MAX_LEN,
+  BatchStore,
+  DEFAULT_BATCH_QUEUE,
+  type Coordinator,
+} from "@tiergate/cloud-coordinator";
 import { DeviceResultSchema, createSubjects, decode, encode, type BatchSubmission } from "@tiergate/shared";
 import { waitFor } from "../index.ts";
 import { TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
@@ -34,7 +39,12 @@ beforeAll(async () => {
     keyPrefix: `${KEYS}tg:batch:`,
     jobKeyPrefix: `${KEYS}bull:${DEFAULT_BATCH_QUEUE}:`,
   });
-  queue = new Queue("tg-batches", { connection: await f.connectRedis(true), prefix: `${KEYS}bull` });
+  // Reads jobs only: it must not write the queue's meta record (the coordinator's settings).
+  queue = new Queue("tg-batches", {
+    connection: await f.connectRedis(true),
+    prefix: `${KEYS}bull`,
+    skipMetasUpdate: true,
+  });
   coordinator = await f.startCoordinator({
     subjectPrefix: PREFIX,
     keyPrefix: KEYS,
@@ -217,5 +227,18 @@ describe("edge batches", () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe("the queue's Redis footprint", () => {
+  it("bounds BullMQ's events stream, which holds each completed job's results, to BATCH_EVENTS_MAX_LEN", async () => {
+    // BullMQ trims the stream (XTRIM MAXLEN ~) to the length recorded in the queue's meta key.
+    const redis = await f.connectRedis();
+    const meta = `${KEYS}bull:${DEFAULT_BATCH_QUEUE}:meta`;
+    await waitFor(async () => (await redis.hget(meta, "opts.maxLenEvents")) !== null, {
+      message: "the queue's meta record",
+    });
+    expect(Number(await redis.hget(meta, "opts.maxLenEvents"))).toBe(BATCH_EVENTS_MAX_LEN);
+    expect(BATCH_EVENTS_MAX_LEN).toBeLessThan(10_000); // BullMQ's default, ~450 MB of 45 KB results
   });
 });
