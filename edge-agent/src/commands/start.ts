@@ -12,7 +12,7 @@ import {
   resolveConfig,
   type RawSettings,
 } from "../config.ts";
-import { turnMaglevOff } from "../maglev.ts";
+import { setDaemonV8Flags } from "../v8-flags.ts";
 import { capYoungGeneration } from "../young-generation.ts";
 
 const USAGE = `Usage: tiergate-edge start --policy FILE --device-id ID [--nats URL]
@@ -41,8 +41,9 @@ Options (flag > environment variable > default):
                                "${MODEL_CACHE_OFF}" turns it off)
   -h, --help                   show this help
 
-Memory: the daemon caps V8's new space at 16 MB and turns V8's Maglev compiler off (its freed
-compile memory stayed resident), unless node's own flags size the young generation or name Maglev
+Memory: the daemon caps V8's new space at 16 MB, turns V8's Maglev compiler off (its freed
+compile memory stayed resident) and lets the old generation grow 50% past what a full GC kept
+(V8: up to 300%), unless node's own flags size the young generation or name the V8 flag
 (e.g. \`node --maglev bin/tiergate-edge.mjs start ...\`).
 
 Signals: SIGTERM/SIGINT stop accepting, finish requests in flight, flush the outbox (what cannot be
@@ -91,8 +92,8 @@ export const startCommand: Command = {
     module.enableCompileCache?.();
     // Before the daemon's modules load: they and the models are what first grows the new space.
     capYoungGeneration();
-    // Maglev's compile zones stayed resident in glibc arenas after load (see maglev.ts).
-    turnMaglevOff();
+    // No Maglev (its compile zones stayed resident), a tighter old generation (see v8-flags.ts).
+    setDaemonV8Flags();
     // Loaded here, not at the top: `--help` and usage errors stay fast and need no native modules.
     const { runDaemon } = await import("../main.ts");
     return runDaemon(config, io.env);
