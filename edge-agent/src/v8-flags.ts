@@ -32,11 +32,16 @@ export type V8FlagsOptions = {
 export type V8FlagSetting =
   { type: "set"; flag: string } | { type: "left-alone"; flag: string; reason: string };
 
+/** The node options in force (execArgv and NODE_OPTIONS), with V8's `_` spelled `-`. */
+export function nodeOptionsInForce(given?: readonly string[]): string[] {
+  return (given ?? [...process.execArgv, ...(process.env["NODE_OPTIONS"] ?? "").split(/\s+/)]).map((o) =>
+    o.replaceAll("_", "-"),
+  );
+}
+
 /** Sets DAEMON_V8_FLAGS, but none that the node options name; see the file header. */
 export function setDaemonV8Flags(options: V8FlagsOptions = {}): V8FlagSetting[] {
-  const nodeOptions = (
-    options.nodeOptions ?? [...process.execArgv, ...(process.env["NODE_OPTIONS"] ?? "").split(/\s+/)]
-  ).map((o) => o.replaceAll("_", "-"));
+  const nodeOptions = nodeOptionsInForce(options.nodeOptions);
   return DAEMON_V8_FLAGS.map(({ flag, namedBy }): V8FlagSetting => {
     const given = nodeOptions.find((o) => namedBy.test(o));
     if (given !== undefined) return { type: "left-alone", flag, reason: `${given} given` };

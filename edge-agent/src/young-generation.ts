@@ -7,6 +7,7 @@
 // new space has reached the bound stops the growth from inside the process.
 import { PerformanceObserver } from "node:perf_hooks";
 import v8 from "node:v8";
+import { nodeOptionsInForce } from "./v8-flags.ts";
 
 /** New space (both semi-spaces) the daemon lets V8 grow to (the default grows to 128 MB). */
 export const DEFAULT_MAX_NEW_SPACE_MB = 16;
@@ -33,12 +34,8 @@ function newSpaceBytes(): number {
 
 /** Stops the new space growing past `maxNewSpaceMb` (checked after each GC); see the file header. */
 export function capYoungGeneration(options: YoungGenerationCapOptions = {}): YoungGenerationCap {
-  const nodeOptions = options.nodeOptions ?? [
-    ...process.execArgv,
-    ...(process.env["NODE_OPTIONS"] ?? "").split(/\s+/),
-  ];
-  const given = nodeOptions.find((o) =>
-    YOUNG_GENERATION_FLAGS.some((f) => o.replaceAll("_", "-").startsWith(f)),
+  const given = nodeOptionsInForce(options.nodeOptions).find((o) =>
+    YOUNG_GENERATION_FLAGS.some((f) => o.startsWith(f)),
   );
   if (given !== undefined) return { type: "left-alone", reason: `${given} given` };
   const maxNewSpaceBytes = (options.maxNewSpaceMb ?? DEFAULT_MAX_NEW_SPACE_MB) * 1024 * 1024;
