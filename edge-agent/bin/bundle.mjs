@@ -37,6 +37,9 @@ const { rolldown } = await import("rolldown").catch((cause) => {
 });
 
 const started = performance.now();
+// A source edited while the bundle is built may be in it as it was before: such a file is recorded
+// with mtime -1, so the bundle counts as stale (the bin runs the sources; the next build redoes it).
+const buildStartedMs = Date.now();
 const tmp = `${DIST_DIR}.tmp-${process.pid}`;
 await rm(tmp, { recursive: true, force: true });
 const bundle = await rolldown({
@@ -63,7 +66,7 @@ for (const chunk of output)
 const inputs = await Promise.all(
   [...files].sort().map(async (file) => {
     const s = await stat(file);
-    return [relative(PACKAGE_DIR, file), s.size, s.mtimeMs];
+    return [relative(PACKAGE_DIR, file), s.size, s.mtimeMs >= buildStartedMs ? -1 : s.mtimeMs];
   }),
 );
 await writeFile(join(tmp, INPUTS_FILE), `${JSON.stringify({ entry: ENTRY_FILE, inputs })}\n`);
