@@ -50,8 +50,6 @@ export type EscalationServiceOptions = {
 export class EscalationService {
   readonly #o: EscalationServiceOptions;
   readonly #clock: Clock;
-  /** `<root>.escalate.`: what a task's escalation subject is before the task. */
-  readonly #escalatePrefix: string;
   readonly #inFlight = new Set<Promise<void>>();
   #sub: Subscription | undefined;
   #closing = false;
@@ -59,7 +57,6 @@ export class EscalationService {
   constructor(options: EscalationServiceOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#escalatePrefix = options.subjects.all.escalate.slice(0, -1);
   }
 
   /** Subscribes; from now on this coordinator takes a share of the escalations. */
@@ -102,9 +99,8 @@ export class EscalationService {
         what: "escalation request",
       });
       // The task (an id, parsed) must be the subject's: compared with the subject built from it.
-      const subject = msg.subject;
-      if (subject !== `${this.#escalatePrefix}${req.task}`)
-        throw new TiergateError(ErrorCode.BAD_REQUEST, `task "${req.task}" sent on subject ${subject}`);
+      if (msg.subject !== this.#o.subjects.escalate(req.task))
+        throw new TiergateError(ErrorCode.BAD_REQUEST, `task "${req.task}" sent on subject ${msg.subject}`);
       const parent = extractTraceContext((k) => msg.headers?.get(k));
       const request = req;
       const traceId = traceIdOf(parent);
