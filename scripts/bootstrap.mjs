@@ -13,6 +13,8 @@ import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** The project's own Node (the `node` devDependency). */
+const PROJECT_NODE = join(ROOT, "node_modules", ".bin", "node");
 const SYSTEM_PACKAGES = [
   { binary: "nats-server", debian: "nats-server", dirs: ["/usr/sbin", "/usr/bin", "/usr/local/bin"] },
   { binary: "redis-server", debian: "redis-server", dirs: ["/usr/bin", "/usr/sbin", "/usr/local/bin"] },
@@ -78,7 +80,7 @@ if (stale) {
     run("npm", ["ci", "--no-audit", "--no-fund"]);
   }
 }
-if (!checkOnly && !existsSync(join(ROOT, "node_modules", ".bin", "node"))) {
+if (!checkOnly && !existsSync(PROJECT_NODE)) {
   console.error(
     "[bootstrap] node_modules/.bin/node is missing after npm ci: the `node` devDependency did not install",
   );
@@ -92,9 +94,11 @@ if (freshBundle(undefined, {}) === undefined) {
     console.error(
       "[bootstrap] edge-agent/dist/ is missing or stale (optional: node edge-agent/bin/bundle.mjs)",
     );
-  } else if (existsSync(join(ROOT, "node_modules", ".bin", "node"))) {
-    const cmdArgs = [join("edge-agent", "bin", "bundle.mjs")];
-    const r = spawnSync(join(ROOT, "node_modules", ".bin", "node"), cmdArgs, { stdio: "inherit", cwd: ROOT });
+  } else if (existsSync(PROJECT_NODE)) {
+    const r = spawnSync(PROJECT_NODE, [join("edge-agent", "bin", "bundle.mjs")], {
+      stdio: "inherit",
+      cwd: ROOT,
+    });
     if (r.status !== 0)
       console.error(
         `[bootstrap] warning: building the edge bundle failed (exit ${r.status ?? r.signal}); ` +
