@@ -1,7 +1,10 @@
 // Prometheus metrics of the coordinator, on one registry that `/metrics` serves: per tier (calls,
 // outcomes, latency, cost), per LLM endpoint (attempts, errors, latency, tokens, cost, breaker state),
-// escalations, batches and HTTP requests. Recording never throws into business code.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+// escalations, batches and HTTP requests. Recording never throws into business code. Counters and
+// histograms are fast-metrics.ts's (no label hashing per call; a batched call's n requests are one
+// histogram update); the breaker gauge, set rarely, is prom-client's.
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { FastCounter, FastHistogram } from "./fast-metrics.ts";
 
 export const METRIC_PREFIX = "tiergate_coordinator_";
 const LATENCY_BUCKETS_S = [
@@ -40,69 +43,69 @@ export type CoordinatorMetricsOptions = { defaultMetrics?: boolean };
 
 export class CoordinatorMetrics implements CascadeMetrics {
   readonly registry = new Registry();
-  readonly #tierCalls: Counter<"task" | "tier" | "kind" | "outcome">;
-  readonly #tierLatency: Histogram<"tier" | "kind">;
-  readonly #tierCost: Counter<"tier">;
-  readonly #llmAttempts: Counter<"endpoint" | "outcome">;
-  readonly #llmLatency: Histogram<"endpoint">;
-  readonly #llmTokens: Counter<"endpoint" | "type">;
-  readonly #llmCost: Counter<"endpoint" | "kind">;
-  readonly #llmSkipped: Counter<"endpoint" | "reason">;
+  readonly #tierCalls: FastCounter<"task" | "tier" | "kind" | "outcome">;
+  readonly #tierLatency: FastHistogram<"tier" | "kind">;
+  readonly #tierCost: FastCounter<"tier">;
+  readonly #llmAttempts: FastCounter<"endpoint" | "outcome">;
+  readonly #llmLatency: FastHistogram<"endpoint">;
+  readonly #llmTokens: FastCounter<"endpoint" | "type">;
+  readonly #llmCost: FastCounter<"endpoint" | "kind">;
+  readonly #llmSkipped: FastCounter<"endpoint" | "reason">;
   readonly #llmBreaker: Gauge<"endpoint">;
-  readonly #escalations: Counter<"task" | "outcome">;
-  readonly #batches: Counter<"source" | "event">;
-  readonly #http: Counter<"route" | "status">;
-  readonly #httpLatency: Histogram<"route">;
+  readonly #escalations: FastCounter<"task" | "outcome">;
+  readonly #batches: FastCounter<"source" | "event">;
+  readonly #http: FastCounter<"route" | "status">;
+  readonly #httpLatency: FastHistogram<"route">;
 
   constructor(options: CoordinatorMetricsOptions = {}) {
     const registers = [this.registry];
     const p = METRIC_PREFIX;
     if (options.defaultMetrics === true) collectDefaultMetrics({ register: this.registry, prefix: p });
-    this.#tierCalls = new Counter({
+    this.#tierCalls = new FastCounter({
       name: `${p}tier_calls_total`,
       help: "Cloud tier calls by outcome (accepted, rejected, error, hit, miss)",
       labelNames: ["task", "tier", "kind", "outcome"],
       registers,
     });
-    this.#tierLatency = new Histogram({
+    this.#tierLatency = new FastHistogram({
       name: `${p}tier_latency_seconds`,
       help: "Cloud tier latency",
       labelNames: ["tier", "kind"],
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
-    this.#tierCost = new Counter({
+    this.#tierCost = new FastCounter({
       name: `${p}tier_cost_usd_total`,
       help: "Cost of cloud tier calls in USD",
       labelNames: ["tier"],
       registers,
     });
-    this.#llmAttempts = new Counter({
+    this.#llmAttempts = new FastCounter({
       name: `${p}llm_attempts_total`,
       help: "Requests sent to each LLM endpoint by outcome",
       labelNames: ["endpoint", "outcome"],
       registers,
     });
-    this.#llmLatency = new Histogram({
+    this.#llmLatency = new FastHistogram({
       name: `${p}llm_latency_seconds`,
       help: "LLM endpoint request latency",
       labelNames: ["endpoint"],
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
-    this.#llmTokens = new Counter({
+    this.#llmTokens = new FastCounter({
       name: `${p}llm_tokens_total`,
       help: "LLM tokens by endpoint and type (prompt, completion)",
       labelNames: ["endpoint", "type"],
       registers,
     });
-    this.#llmCost = new Counter({
+    this.#llmCost = new FastCounter({
       name: `${p}llm_cost_usd_total`,
       help: "LLM spend in USD by endpoint",
       labelNames: ["endpoint", "kind"],
       registers,
     });
-    this.#llmSkipped = new Counter({
+    this.#llmSkipped = new FastCounter({
       name: `${p}llm_skipped_total`,
       help: "LLM endpoints skipped (circuit open, queue full)",
       labelNames: ["endpoint", "reason"],
@@ -114,25 +117,25 @@ export class CoordinatorMetrics implements CascadeMetrics {
       labelNames: ["endpoint"],
       registers,
     });
-    this.#escalations = new Counter({
+    this.#escalations = new FastCounter({
       name: `${p}escalations_total`,
       help: "Escalations handled, by outcome (answered, refused, deduplicated, error code)",
       labelNames: ["task", "outcome"],
       registers,
     });
-    this.#batches = new Counter({
+    this.#batches = new FastCounter({
       name: `${p}batch_events_total`,
       help: "Batch events (submitted, duplicate, delayed, completed, failed, item)",
       labelNames: ["source", "event"],
       registers,
     });
-    this.#http = new Counter({
+    this.#http = new FastCounter({
       name: `${p}http_requests_total`,
       help: "HTTP API requests by route and status",
       labelNames: ["route", "status"],
       registers,
     });
-    this.#httpLatency = new Histogram({
+    this.#httpLatency = new FastHistogram({
       name: `${p}http_latency_seconds`,
       help: "HTTP API latency",
       labelNames: ["route"],
@@ -145,26 +148,25 @@ export class CoordinatorMetrics implements CascadeMetrics {
     safe(() => {
       const n = o.count ?? 1;
       if (n <= 0) return;
-      this.#tierCalls.inc({ task: o.task, tier: o.tier, kind: o.kind, outcome: o.outcome }, n);
+      this.#tierCalls.labels(o.task, o.tier, o.kind, o.outcome).inc(n);
       // Every request waited the call: one latency observation each.
-      const latency = { tier: o.tier, kind: o.kind };
-      for (let i = 0; i < n; i++) this.#tierLatency.observe(latency, o.seconds);
-      if (o.costUsd !== undefined && o.costUsd > 0) this.#tierCost.inc({ tier: o.tier }, o.costUsd * n);
+      this.#tierLatency.labels(o.tier, o.kind).observe(o.seconds, n);
+      if (o.costUsd !== undefined && o.costUsd > 0) this.#tierCost.labels(o.tier).inc(o.costUsd * n);
     });
   }
 
   escalation(task: string, outcome: string): void {
-    safe(() => this.#escalations.inc({ task, outcome }));
+    safe(() => this.#escalations.labels(task, outcome).inc());
   }
 
   batch(source: string, event: string, n = 1): void {
-    safe(() => this.#batches.inc({ source, event }, n));
+    safe(() => this.#batches.labels(source, event).inc(n));
   }
 
   http(route: string, status: number, seconds: number): void {
     safe(() => {
-      this.#http.inc({ route, status: String(status) });
-      this.#httpLatency.observe({ route }, seconds);
+      this.#http.labels(route, String(status)).inc();
+      this.#httpLatency.labels(route).observe(seconds);
     });
   }
 
@@ -178,16 +180,16 @@ export class CoordinatorMetrics implements CascadeMetrics {
     return {
       attempt: (e) =>
         safe(() => {
-          this.#llmAttempts.inc({ endpoint: e.endpoint, outcome: e.outcome });
-          this.#llmLatency.observe({ endpoint: e.endpoint }, e.latencyMs / 1000);
+          this.#llmAttempts.labels(e.endpoint, e.outcome).inc();
+          this.#llmLatency.labels(e.endpoint).observe(e.latencyMs / 1000);
         }),
       result: (e) =>
         safe(() => {
-          this.#llmTokens.inc({ endpoint: e.endpoint, type: "prompt" }, e.usage.promptTokens);
-          this.#llmTokens.inc({ endpoint: e.endpoint, type: "completion" }, e.usage.completionTokens);
-          this.#llmCost.inc({ endpoint: e.endpoint, kind: e.kind }, e.costUsd);
+          this.#llmTokens.labels(e.endpoint, "prompt").inc(e.usage.promptTokens);
+          this.#llmTokens.labels(e.endpoint, "completion").inc(e.usage.completionTokens);
+          this.#llmCost.labels(e.endpoint, e.kind).inc(e.costUsd);
         }),
-      skipped: (e) => safe(() => this.#llmSkipped.inc({ endpoint: e.endpoint, reason: e.reason })),
+      skipped: (e) => safe(() => this.#llmSkipped.labels(e.endpoint, e.reason).inc()),
       breaker: (e) => safe(() => this.#llmBreaker.set({ endpoint: e.endpoint }, BREAKER_VALUE[e.state])),
     };
   }
