@@ -262,5 +262,11 @@ export {
 export type { MicroBatcherOptions, BatchClassifier } from "./model/micro-batcher.ts";
 export { thresholdFor, confidenceOf, acceptsAtEdge } from "./model/confidence.ts";
 export type { Classification, Confidence } from "./model/confidence.ts";
-export { ManifestSchema, MODEL_FILE, MANIFEST_FILE, CALIBRATION_TARGETS } from "./model/manifest.ts";
+export {
+  ManifestSchema,
+  MODEL_FILE,
+  ROW_MAP_FILE,
+  MANIFEST_FILE,
+  CALIBRATION_TARGETS,
+} from "./model/manifest.ts";
 export type { ModelManifest, SplitMetrics, CalibrationRow, CoverageRow } from "./model/manifest.ts";

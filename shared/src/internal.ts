@@ -13,8 +13,9 @@ export {
   DEFAULT_MAX_FEATURES,
 } from "./model/featurizer.ts";
 export type { FeaturizerSettings } from "./model/featurizer.ts";
-export { encodeBatch, checkTexts, sha256Hex } from "./model/runtime.ts";
-export type { EncodedBatch } from "./model/runtime.ts";
+export { checkTexts, sha256Hex } from "./model/runtime.ts";
+export { encodeBatch, FEATURE_CHUNK } from "./model/encode.ts";
+export type { EncodedBatch, FeatureRows } from "./model/encode.ts";
 export {
   confidenceFromProbs,
   scoreOf,

@@ -7,15 +7,15 @@ import { PresetNameSchema } from "../training/presets.ts";
 
 const USAGE = `Usage: tiergate-coordinator train --data FILE --preset nano|small|medium --out DIR [options]
 
-Trains a text classifier and writes DIR/model.onnx + DIR/manifest.json: hashed n-gram embedding
-bag → softmax, temperature-calibrated on the validation split, with a table from target precision
+Trains a text classifier and writes DIR/model.onnx, DIR/row-map.bin and DIR/manifest.json: hashed
+n-gram embedding bag → softmax, temperature-calibrated on the validation split, with a table from target precision
 (0.90..0.99) to confidence threshold per rule (max-prob, margin, entropy). Progress goes to stderr.
 
 Options:
   --data FILE          training data (required)
   --format jsonl|clinc jsonl: one {"text": ..., "label": ...} per line (default);
                        clinc: CLINC150 data_full.json, splits train+oos_train / val+oos_val / test+oos_test
-  --preset NAME        nano (words+bigrams, < 2 MB), small (+char 3-5-grams), medium (+hidden layer)
+  --preset NAME        nano (words+bigrams, < 2 MB), small (+char 4-grams), medium (+hidden layer)
   --out DIR            model directory to write
   --seed N             PRNG seed (default ${DEFAULT_SEED}); same data + seed → same model.onnx bytes
   --val FILE           jsonl validation file (default: 10% of --data held out)

@@ -1,19 +1,20 @@
-// Builds the classifier graph. Inputs: each text's features in chunks of K ids (the runtime uses
-// FEATURE_CHUNK = 16), its last chunk padded with the id `buckets`; a text takes ceil(len / K) chunks
-// (at least one), the chunks of all N texts one after another.
-//   ids int32 [M, K]         feature buckets, padding = buckets
+// Builds the classifier graph. Inputs: each text's known features as embedding rows (the runtime
+// maps buckets to rows with the model's row map and drops the features training did not keep) in
+// chunks of K ids (the runtime uses FEATURE_CHUNK = 16), its last chunk padded with the zero row R
+// (= rowsKept); a text takes ceil(len / K) chunks (at least one), the chunks of all N texts one
+// after another.
+//   ids int32 [M, K]         embedding rows in [0, R], padding = R
 //   segments int32 [M, 1]    the text (0..N-1) each chunk belongs to (Cast to int64 in-graph)
-//   lengths int32 [N]        features per text (its shape gives N)
+//   lengths int32 [N]        known features per text (its shape gives N)
 // Graph:
-//   rows   = Gather(rowMap', ids)                 bucket → kept row (unknown and padding → zero row R;
-//                                                 rowMap' is rowMap with one more entry, R, for `buckets`)
-//   emb    = Gather(E', rows)                     [M, K, D+1]: E' = [E | known], known 1 for rows
+//   emb    = Gather(E', ids)                      [M, K, D+1]: E' = [E | known], known 1 for rows
 //                                                 training kept, row R all zeros (int8: Concat(Cast(
-//                                                 Gather(Eq, rows)) · scale[rows], known[rows]), scale[R] = 0)
+//                                                 Gather(Eq, ids)) · scale[ids], known[ids]), scale[R] = 0)
 //   chunk  = ReduceSum(emb, axis 1)               [M, D+1] per-chunk sum and count
 //   s      = ScatterND(zeros[N, D+1], segments, chunk, reduction=add)   per-text sum and count
 //   sum    = s[:, :D];  count = s[:, D]
-// (Graph version 5: chunked ids. ORT's ScatterND costs per element added, and with one index per
+// (Graph version 6: the bucket → row map left the graph; a Gather(rowMap, ids) cost ~25 ns an id.
+// Version 5: chunked ids. ORT's ScatterND costs per element added, and with one index per
 // feature (version 4: ragged ids [T], segments [T, 1]) it cost as much as the Gather; summing K
 // features a chunk in ReduceSum first leaves it ~T/K rows, and padding to K wastes under K ids a
 // text, where padding every text to the longest one in the batch wasted more than half the work.
@@ -26,8 +27,7 @@ import type { OnnxNode, OnnxTensor } from "./onnx-proto.ts";
 import { AttrType, OnnxType, encodeModel, rawBytes, valueInfo } from "./onnx-proto.ts";
 
 export interface ExportWeights {
-  /** bucket → row index, rows in [0, rowsKept); rowsKept means "unknown". One entry per bucket. */
-  rowMap: Int32Array;
+  /** Embedding rows training kept; row `rowsKept` is the zero row (padding). */
   rowsKept: number;
   dim: number;
   /** rowsKept × dim */
@@ -91,21 +91,10 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   const { rowsKept: R, dim: D, classes: C } = w;
   const init: OnnxTensor[] = [];
   const nodes: OnnxNode[] = [];
-  // One more entry for the padding id (`buckets`): the zero row.
-  const rowMap = new Int32Array(w.rowMap.length + 1);
-  rowMap.set(w.rowMap);
-  rowMap[w.rowMap.length] = R;
-  init.push({
-    name: "row_map",
-    dims: [rowMap.length],
-    dataType: OnnxType.INT32,
-    rawData: rawBytes(rowMap),
-  });
   init.push(i64("axis1", [1n]), i64("dim_d1", [BigInt(D + 1)]));
   init.push(i64("zero_1", [0n]), i64("dim_d", [BigInt(D)]));
   init.push(f32("one", [], new Float32Array([1])));
   init.push(f32("inv_temperature", [], new Float32Array([1 / options.temperature])));
-  nodes.push(node("Gather", ["row_map", "ids"], ["rows"], [int("axis", 0)]));
   if (options.quantize) {
     const table = new Float32Array((R + 1) * D);
     table.set(w.embedding);
@@ -115,9 +104,9 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
     scale[R] = 0; // the unknown row adds nothing
     init.push({ name: "emb_q", dims: [R + 1, D], dataType: OnnxType.INT8, rawData: rawBytes(q) });
     init.push(f32("emb_scale", [R + 1, 1], scale), f32("known", [R + 1, 1], known));
-    nodes.push(node("Gather", ["emb_scale", "rows"], ["scale_rows"], [int("axis", 0)]));
-    nodes.push(node("Gather", ["known", "rows"], ["weight"], [int("axis", 0)]));
-    nodes.push(node("Gather", ["emb_q", "rows"], ["emb_q_rows"], [int("axis", 0)]));
+    nodes.push(node("Gather", ["emb_scale", "ids"], ["scale_rows"], [int("axis", 0)]));
+    nodes.push(node("Gather", ["known", "ids"], ["weight"], [int("axis", 0)]));
+    nodes.push(node("Gather", ["emb_q", "ids"], ["emb_q_rows"], [int("axis", 0)]));
     nodes.push(node("Cast", ["emb_q_rows"], ["emb_rows"], [int("to", OnnxType.FLOAT)]));
     nodes.push(node("Mul", ["emb_rows", "scale_rows"], ["scaled_rows"]));
     nodes.push(node("Concat", ["scaled_rows", "weight"], ["weighted"], [int("axis", -1)]));
@@ -130,7 +119,7 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
       table[r * (D + 1) + D] = 1;
     }
     init.push(f32("embedding", [R + 1, D + 1], table));
-    nodes.push(node("Gather", ["embedding", "rows"], ["weighted"], [int("axis", 0)]));
+    nodes.push(node("Gather", ["embedding", "ids"], ["weighted"], [int("axis", 0)]));
   }
   nodes.push(node("ReduceSum", ["weighted", "axis1"], ["chunks"], [int("keepdims", 0)]));
   nodes.push(node("Shape", ["lengths"], ["n"]));

@@ -1,10 +1,10 @@
 // train → fit temperature on validation → export ONNX → thresholds on validation → metrics → model
-// directory (model.onnx + manifest.json). Every number in the manifest comes from ONNX Runtime
+// directory (model.onnx + row-map.bin + manifest.json). Every number in the manifest comes from ONNX Runtime
 // running the exported graph on the featurized splits, as inference will.
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { ErrorCode, MANIFEST_FILE, MODEL_FILE, TiergateError } from "@tiergate/shared";
+import { ErrorCode, MANIFEST_FILE, MODEL_FILE, ROW_MAP_FILE, TiergateError } from "@tiergate/shared";
 import type { ModelManifest, SplitMetrics } from "@tiergate/shared";
 import {
   MANIFEST_FORMAT,
@@ -13,7 +13,7 @@ import {
   encodeBatch,
   sha256Hex,
 } from "@tiergate/shared/internal";
-import type { FeaturizerSettings } from "@tiergate/shared/internal";
+import type { FeatureRows, FeaturizerSettings } from "@tiergate/shared/internal";
 import { loadSplits } from "./data.ts";
 import type { DataFormat } from "./data.ts";
 import { calibrationTable, fitTemperature, predictionsFromProbs, splitMetrics } from "./evaluate.ts";
@@ -59,13 +59,13 @@ export interface TrainedDir {
 async function runGraph(
   session: ort.InferenceSession,
   texts: readonly string[],
-  settings: FeaturizerSettings,
+  rows: FeatureRows,
   output: string,
   C: number,
 ): Promise<Float32Array> {
   const out = new Float32Array(texts.length * C);
   for (let i = 0; i < texts.length; i += EVAL_BATCH_ROWS) {
-    const { feeds } = encodeBatch(texts.slice(i, i + EVAL_BATCH_ROWS), settings);
+    const { feeds } = encodeBatch(texts.slice(i, i + EVAL_BATCH_ROWS), rows);
     const res = await session.run(feeds, [output]);
     out.set(res[output]?.data as Float32Array, i * C);
   }
@@ -162,10 +162,11 @@ async function writeVariant(
   const valTexts = splits.val.map((r) => r.text);
   const valGold = splits.val.map((r) => r.label);
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
+  const rows: FeatureRows = { featurizer, rowMap: model.rowMap, pad: model.rowsKept };
   let temperature = 1;
   if (splits.val.length > 0) {
     const raw = await ort.InferenceSession.create(exportOnnx(model, { temperature: 1, quantize, metadata }));
-    const logits = await runGraph(raw, valTexts, featurizer, MODEL_IO.logits, C);
+    const logits = await runGraph(raw, valTexts, rows, MODEL_IO.logits, C);
     await raw.release();
     temperature = fitTemperature(
       logits,
@@ -175,10 +176,7 @@ async function writeVariant(
   }
   const bytes = exportOnnx(model, { temperature, quantize, metadata });
   const session = await ort.InferenceSession.create(bytes);
-  const valPreds = predictionsFromProbs(
-    await runGraph(session, valTexts, featurizer, MODEL_IO.probs, C),
-    labels,
-  );
+  const valPreds = predictionsFromProbs(await runGraph(session, valTexts, rows, MODEL_IO.probs, C), labels);
   const table = calibrationTable(valPreds, valGold, oosLabel, ctx.oosShare);
   const metrics: Record<string, SplitMetrics> = {
     validation: splitMetrics(valPreds, valGold, oosLabel, table),
@@ -188,7 +186,7 @@ async function writeVariant(
       await runGraph(
         session,
         splits.test.map((r) => r.text),
-        featurizer,
+        rows,
         MODEL_IO.probs,
         C,
       ),
@@ -203,6 +201,9 @@ async function writeVariant(
   }
   await session.release();
   const sha256 = sha256Hex(bytes);
+  const rowMapBytes = new Uint8Array(model.rowMap.length * 4);
+  const rowMapView = new DataView(rowMapBytes.buffer);
+  model.rowMap.forEach((row, b) => rowMapView.setInt32(b * 4, row, true));
   const precision = quantize ? "int8" : "fp32";
   const task = ctx.task ?? DEFAULT_TASK;
   const manifest: ModelManifest = {
@@ -216,6 +217,7 @@ async function writeVariant(
     oosLabel,
     featurizer,
     onnx: { file: MODEL_FILE, sha256, bytes: bytes.length, opset: ONNX_OPSET },
+    rowMap: { file: ROW_MAP_FILE, sha256: sha256Hex(rowMapBytes), bytes: rowMapBytes.length },
     temperature,
     calibration: { split: "validation", oosShare: ctx.oosShare, table },
     metrics,
@@ -235,8 +237,10 @@ async function writeVariant(
     createdAt: new Date().toISOString(),
   };
   await mkdir(dir, { recursive: true });
-  // model.onnx first, manifest last (renamed into place): a reader never sees a manifest without its model.
+  // model.onnx and row map first, manifest last (renamed into place): a reader never sees a
+  // manifest without its files.
   await writeFile(join(dir, MODEL_FILE), bytes);
+  await writeFile(join(dir, ROW_MAP_FILE), rowMapBytes);
   await writeFile(join(dir, `${MANIFEST_FILE}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
   await rename(join(dir, `${MANIFEST_FILE}.tmp`), join(dir, MANIFEST_FILE));
   const t = metrics["test"] ?? metrics["validation"];

@@ -30,6 +30,8 @@ export interface TrainOptions {
 }
 
 export interface TrainedModel extends ExportWeights {
+  /** bucket → row, rows in [0, rowsKept); rowsKept for buckets training dropped. One entry per bucket (the model's ROW_MAP_FILE). */
+  rowMap: Int32Array;
   epochs: number;
   durationMs: number;
 }

@@ -5,15 +5,24 @@ import { FeaturizerSettingsSchema } from "./featurizer.ts";
 
 export const MODEL_FILE = "model.onnx";
 export const MANIFEST_FILE = "manifest.json";
+/**
+ * The bucket → embedding-row map: int32 little-endian, one entry per featurizer bucket, the row
+ * training kept for that bucket's features, or `training.rowsKept` (the zero row) for a bucket it
+ * dropped. The runtime maps buckets to rows before `session.run` and drops unknown features.
+ */
+export const ROW_MAP_FILE = "row-map.bin";
 export const MANIFEST_FORMAT = "tiergate-model";
 /**
  * The graph's version. 2: ragged inputs (ids, segments, lengths). 3: the same inputs; the count of
  * known features rides in the embedding table's last column (one ScatterND, not two). 4: segments
  * and lengths are int32 (no BigInt in the runtime). 5: ids come in chunks of FEATURE_CHUNK ([M, K],
  * padded with the id `buckets`) and segments index chunks ([M, 1]): ReduceSum sums each chunk, so
- * ScatterND adds ~1/16 as many rows. ensureModels retrains models of another version.
+ * ScatterND adds ~1/16 as many rows. 6: ids are embedding rows, not buckets: the bucket → row map
+ * left the graph for ROW_MAP_FILE, so the runtime maps ids in JS and drops the features training
+ * never kept (a Gather of ~25 ns an id in ONNX Runtime, and fewer ids for the rest of the graph),
+ * and pads with the zero row `training.rowsKept`. ensureModels retrains models of another version.
  */
-export const MANIFEST_FORMAT_VERSION = 5;
+export const MANIFEST_FORMAT_VERSION = 6;
 /** Graph input/output names every tiergate model uses. */
 export const MODEL_IO = {
   ids: "ids",
@@ -83,6 +92,11 @@ export const ManifestSchema = z.strictObject({
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     bytes: z.int().positive(),
     opset: z.int().positive(),
+  }),
+  rowMap: z.strictObject({
+    file: z.literal(ROW_MAP_FILE),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.int().positive(),
   }),
   /** Temperature already applied in-graph: `probs` = softmax(logits / temperature). */
   temperature: z.number().positive(),

@@ -1,4 +1,4 @@
-// Loads a model directory (model.onnx + manifest.json), verifies its sha256 and classifies texts
+// Loads a model directory (model.onnx, row-map.bin, manifest.json), verifies their sha256s and classifies texts
 // with onnxruntime-node. The forward pass always runs in ONNX Runtime; JS only featurizes and reads
 // the `probs` output (already temperature-calibrated in-graph).
 import { createHash, randomUUID } from "node:crypto";
@@ -9,8 +9,8 @@ import * as ort from "onnxruntime-node";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
 import { confidenceFromProbs } from "./confidence.ts";
 import type { Classification, Confidence } from "./confidence.ts";
-import { featurizeInto } from "./featurizer.ts";
-import type { FeaturizerSettings } from "./featurizer.ts";
+import { SingleTextInputs, encodeBatch } from "./encode.ts";
+import type { EncodedBatch, FeatureRows } from "./encode.ts";
 import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema } from "./manifest.ts";
 import type { ModelManifest } from "./manifest.ts";
 
@@ -29,104 +29,6 @@ export interface LoadModelOptions {
    * every load builds the session from model.onnx.
    */
   cacheDir?: string;
-}
-
-/**
- * Features per chunk of the `ids` input. The graph sums each chunk in ReduceSum and adds chunks into
- * their text in ScatterND, whose cost is per row added: 16 leaves it ~1/16 of the features' rows
- * while padding stays under 16 ids a text (8 cost more in ScatterND, 32 no less in all).
- */
-export const FEATURE_CHUNK = 16;
-
-/**
- * Model inputs for a batch of texts (graph version 5): ids int32 [M, FEATURE_CHUNK] (each text's
- * feature buckets in ceil(len / FEATURE_CHUNK) chunks, at least one, the last padded with the id
- * `buckets`), segments int32 [M, 1] (each chunk's text index) and lengths int32 [N].
- */
-export interface EncodedBatch {
-  feeds: Record<string, ort.Tensor>;
-  rows: number;
-}
-
-/**
- * Where `encodeBatch` featurizes (room for every text at maxFeatures; grows, never shrinks): the
- * tensors get exact copies, so one call's buffer never reaches ORT. A fresh zeroed buffer per call
- * cost more than featurizing a 256-text batch of short texts.
- */
-let idsScratch = new Int32Array(0);
-let segmentsScratch = new Int32Array(0);
-
-export function encodeBatch(texts: readonly string[], settings: FeaturizerSettings): EncodedBatch {
-  const n = texts.length;
-  const K = FEATURE_CHUNK;
-  const pad = settings.buckets;
-  const chunksMax = Math.ceil(settings.maxFeatures / K);
-  if (segmentsScratch.length < n * chunksMax) {
-    segmentsScratch = new Int32Array(n * chunksMax);
-    idsScratch = new Int32Array(n * chunksMax * K);
-  }
-  const ids = idsScratch;
-  const segments = segmentsScratch;
-  const lengths = new Int32Array(n);
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const len = featurizeInto(texts[i] ?? "", settings, ids, m * K);
-    lengths[i] = len;
-    const chunks = len === 0 ? 1 : Math.ceil(len / K);
-    ids.fill(pad, m * K + len, (m + chunks) * K);
-    segments.fill(i, m, m + chunks);
-    m += chunks;
-  }
-  return {
-    rows: n,
-    feeds: {
-      [MODEL_IO.ids]: new ort.Tensor("int32", ids.slice(0, m * K), [m, K]),
-      [MODEL_IO.segments]: new ort.Tensor("int32", segments.slice(0, m), [m, 1]),
-      [MODEL_IO.lengths]: new ort.Tensor("int32", lengths, [n]),
-    },
-  };
-}
-
-/**
- * The inputs of one text, in one ArrayBuffer kept for the runtime's life, with a set of tensors per
- * chunk count: `classify([text])` (every edge decision with an idle micro-batcher) then allocates
- * no input buffers. Three fresh typed arrays a call cost ~3 µs of a ~25 µs nano run, as ONNX
- * Runtime moves each one's bytes off the V8 heap before reading them.
- */
-class SingleTextInputs {
-  readonly #settings: FeaturizerSettings;
-  readonly #ids: Int32Array;
-  readonly #segments: Int32Array;
-  readonly #lengths: Int32Array;
-  readonly #feeds: Record<string, ort.Tensor>[] = [];
-
-  constructor(settings: FeaturizerSettings) {
-    this.#settings = settings;
-    const chunksMax = Math.ceil(settings.maxFeatures / FEATURE_CHUNK);
-    const buffer = new ArrayBuffer((chunksMax * (FEATURE_CHUNK + 1) + 1) * 4);
-    this.#ids = new Int32Array(buffer, 0, chunksMax * FEATURE_CHUNK);
-    this.#segments = new Int32Array(buffer, this.#ids.byteLength, chunksMax); // zeros: all text 0
-    this.#lengths = new Int32Array(buffer, this.#ids.byteLength + this.#segments.byteLength, 1);
-  }
-
-  /** `text`'s feeds (as `encodeBatch([text])` gives them), valid until the next `fill`. */
-  fill(text: string): Record<string, ort.Tensor> {
-    const K = FEATURE_CHUNK;
-    const len = featurizeInto(text, this.#settings, this.#ids, 0);
-    const chunks = len === 0 ? 1 : Math.ceil(len / K);
-    this.#ids.fill(this.#settings.buckets, len, chunks * K);
-    this.#lengths[0] = len;
-    let feeds = this.#feeds[chunks];
-    if (feeds === undefined) {
-      feeds = {
-        [MODEL_IO.ids]: new ort.Tensor("int32", this.#ids.subarray(0, chunks * K), [chunks, K]),
-        [MODEL_IO.segments]: new ort.Tensor("int32", this.#segments.subarray(0, chunks), [chunks, 1]),
-        [MODEL_IO.lengths]: new ort.Tensor("int32", this.#lengths, [1]),
-      };
-      this.#feeds[chunks] = feeds;
-    }
-    return feeds;
-  }
 }
 
 /** Throws VALIDATION_FAILED unless every text is a non-blank string. */
@@ -158,17 +60,26 @@ export class ModelRuntime {
   readonly dir: string;
   /** The raw ONNX Runtime session (benchmarks compare against it). */
   readonly session: ort.InferenceSession;
+  /** The featurizer and bucket → row map that `encode` uses. */
+  readonly featureRows: FeatureRows;
   readonly #topK: number;
   #closed = false;
   /** Inputs for one text that `classify` fills in place; undefined while a run reads them. */
   #single: SingleTextInputs | undefined;
 
-  constructor(dir: string, manifest: ModelManifest, session: ort.InferenceSession, topK: number) {
+  constructor(
+    dir: string,
+    manifest: ModelManifest,
+    rowMap: Int32Array,
+    session: ort.InferenceSession,
+    topK: number,
+  ) {
     this.dir = dir;
     this.manifest = manifest;
     this.session = session;
+    this.featureRows = { featurizer: manifest.featurizer, rowMap, pad: manifest.training.rowsKept };
     this.#topK = Math.max(1, Math.min(topK, manifest.labels.length));
-    this.#single = new SingleTextInputs(manifest.featurizer);
+    this.#single = new SingleTextInputs(this.featureRows);
   }
 
   get version(): string {
@@ -181,7 +92,7 @@ export class ModelRuntime {
 
   /** Featurized inputs for `texts` (what `classify` feeds to `session.run`). */
   encode(texts: readonly string[]): EncodedBatch {
-    return encodeBatch(texts, this.manifest.featurizer);
+    return encodeBatch(texts, this.featureRows);
   }
 
   /** Classifies each text (one `session.run`). Empty or blank text → VALIDATION_FAILED. */
@@ -388,6 +299,44 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   return parsed.data;
 }
 
+/**
+ * Reads `dir`'s row map: MODEL_NOT_FOUND when missing, MODEL_INTEGRITY when its sha256 differs from
+ * the manifest's, MODEL_LOAD_FAILED when it does not fit the model (one entry per bucket, each a row
+ * in [0, rowsKept]).
+ */
+async function readRowMap(dir: string, manifest: ModelManifest): Promise<Int32Array> {
+  const path = join(dir, manifest.rowMap.file);
+  const bytes = await readOrNotFound(path, "row map file");
+  const actual = sha256Hex(bytes);
+  if (actual !== manifest.rowMap.sha256) {
+    throw new TiergateError(
+      ErrorCode.MODEL_INTEGRITY,
+      `${path}: sha256 ${actual} differs from the manifest's ${manifest.rowMap.sha256}`,
+    );
+  }
+  const { buckets } = manifest.featurizer;
+  const pad = manifest.training.rowsKept;
+  if (bytes.length !== buckets * 4) {
+    throw new TiergateError(
+      ErrorCode.MODEL_LOAD_FAILED,
+      `${path}: ${bytes.length} bytes, want ${buckets * 4} (an int32 row for each of ${buckets} buckets)`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const rowMap = new Int32Array(buckets);
+  for (let b = 0; b < buckets; b++) {
+    const row = view.getInt32(b * 4, true);
+    if (row < 0 || row > pad) {
+      throw new TiergateError(
+        ErrorCode.MODEL_LOAD_FAILED,
+        `${path}: bucket ${b} maps to row ${row}, outside [0, ${pad}]`,
+      );
+    }
+    rowMap[b] = row;
+  }
+  return rowMap;
+}
+
 /** Bumped when what a cache entry (`loadModel`'s `cacheDir`) holds changes. */
 const ORT_CACHE_LAYOUT = 2;
 /** A cache entry's files: the optimized graph, its weights (external data) and their sha256s. */
@@ -443,8 +392,9 @@ async function ortCacheIntact(entry: string): Promise<boolean> {
 }
 
 /**
- * Loads a model directory: manifest, sha256 check of model.onnx (MODEL_INTEGRITY on mismatch,
- * MODEL_NOT_FOUND when missing), then an ONNX Runtime session (MODEL_LOAD_FAILED).
+ * Loads a model directory: manifest, row map and model.onnx, each sha256-checked against the
+ * manifest (MODEL_INTEGRITY on mismatch, MODEL_NOT_FOUND when missing), then an ONNX Runtime
+ * session (MODEL_LOAD_FAILED).
  *
  * With `cacheDir`, the first load also has ONNX Runtime write the optimized graph there with its
  * weights in a file of their own, and later loads of the same model (by sha256) build the session
@@ -458,6 +408,7 @@ async function ortCacheIntact(entry: string): Promise<boolean> {
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelRuntime> {
   const manifest = await readManifest(dir);
+  const rowMap = await readRowMap(dir, manifest);
   const topK = options.topK ?? DEFAULT_TOP_K;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
@@ -469,7 +420,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   if (entry !== undefined && (await ortCacheIntact(entry))) {
     try {
       const session = await ort.InferenceSession.create(join(entry, CACHE_GRAPH), sessionOptions);
-      return new ModelRuntime(dir, manifest, session, topK);
+      return new ModelRuntime(dir, manifest, rowMap, session, topK);
     } catch {
       // An entry ONNX Runtime refuses is rebuilt from model.onnx below.
     }
@@ -537,5 +488,5 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     }
     await rm(made, { recursive: true, force: true }).catch(() => undefined);
   }
-  return new ModelRuntime(dir, manifest, session, topK);
+  return new ModelRuntime(dir, manifest, rowMap, session, topK);
 }

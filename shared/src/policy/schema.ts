@@ -159,7 +159,9 @@ export const TierSchema = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe("model directory (model.onnx + manifest.json), relative to the policy file; not with llm"),
+    .describe(
+      "model directory (model.onnx + row-map.bin + manifest.json), relative to the policy file; not with llm",
+    ),
   accept: AcceptSchema.optional().describe("acceptance rule; required for model tiers, absent for llm tiers"),
   llm: TierLlmSchema.optional().describe(
     "an LLM tier (cloud only): endpoint names from llm.endpoints, tried in order",

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MicroBatcher, TiergateError, loadModel, thresholdFor } from "@tiergate/shared";
 import type { ModelRuntime } from "@tiergate/shared";
-import { confidenceFromProbs } from "@tiergate/shared/internal";
+import { FEATURE_CHUNK, confidenceFromProbs, featurize } from "@tiergate/shared/internal";
 import { evalCommand } from "../../../cloud-coordinator/src/commands/eval.ts";
 import { trainCommand } from "../../../cloud-coordinator/src/commands/train.ts";
 import type { CliIo } from "../../../cloud-coordinator/src/cli.ts";
@@ -118,19 +118,24 @@ describe("trained model directory", () => {
   });
 
   it("sums a text's features across chunks: the same probabilities alone and amid other texts", async () => {
-    // nano: w words give 2w - 1 features (words and bigrams): 8, 9 and 17 words give 15 (one
-    // chunk, one padding id), 17 and 33 (just past one and two chunk boundaries); "!!!" none.
+    // nano: w words give 2w - 1 features (words and bigrams); the runtime keeps those training kept
+    // (as embedding rows) and pads each text's last chunk with the zero row. "!!!" has none.
     const words = "please move two hundred dollars from my checking account into savings today for the rent and bills".split(" ");
-    const K = 16; // the runtime's FEATURE_CHUNK
+    const K = FEATURE_CHUNK;
     const texts = [8, 9, 17, 3].map((w) => words.slice(0, w).join(" "));
+    const { rowMap, pad, featurizer } = runtime.featureRows;
+    const known = (t: string) => [...featurize(t, featurizer)].map((b) => rowMap[b] ?? pad).filter((r) => r !== pad);
     const { feeds } = runtime.encode(["!!!", ...texts]);
     const lengths = [...(feeds["lengths"]?.data as Int32Array)];
-    expect(lengths).toEqual([0, 15, 17, 33, 5]);
-    const chunks = [1, 1, 2, 3, 1];
-    expect(feeds["ids"]?.dims).toEqual([8, K]);
+    expect(lengths).toEqual(["!!!", ...texts].map((t) => known(t).length));
+    expect(lengths[3]).toBeGreaterThan(K); // 17 words: more than one chunk
+    const chunks = lengths.map((n) => Math.max(1, Math.ceil(n / K)));
+    expect(feeds["ids"]?.dims).toEqual([chunks.reduce((a, b) => a + b, 0), K]);
     expect([...(feeds["segments"]?.data as Int32Array)]).toEqual(chunks.flatMap((c, i) => Array<number>(c).fill(i)));
     const ids = feeds["ids"]?.data as Int32Array;
-    expect(ids.slice(K + 15, K * 2)).toEqual(Int32Array.of(runtime.manifest.featurizer.buckets));
+    expect([...ids.slice(0, K)]).toEqual(Array<number>(K).fill(pad)); // "!!!": one chunk of padding
+    const first = ids.slice(K, K + (chunks[1] ?? 0) * K);
+    expect([...first]).toEqual([...known(texts[0] ?? ""), ...Array<number>(first.length - (lengths[1] ?? 0)).fill(pad)]);
     const together = await runtime.classify(["!!!", ...texts]);
     for (const [i, text] of texts.entries()) {
       const [alone] = await runtime.classify([text]);
@@ -268,18 +273,21 @@ describe("training", () => {
 });
 
 describe("loading and eval errors", () => {
-  it("refuses a tampered model.onnx (MODEL_INTEGRITY) and a missing one (MODEL_NOT_FOUND)", async () => {
-    const copy = join(tmp.path, "tampered");
-    await mkdir(copy);
-    await copyFile(join(modelDir, "manifest.json"), join(copy, "manifest.json"));
-    const bytes = await readFile(join(modelDir, "model.onnx"));
-    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
-    await writeFile(join(copy, "model.onnx"), bytes);
-    const err = await loadModel(copy).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TiergateError);
-    expect((err as TiergateError).code).toBe("MODEL_INTEGRITY");
-    await rm(join(copy, "model.onnx"));
-    await expect(loadModel(copy)).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
+  it("refuses a tampered model.onnx or row map (MODEL_INTEGRITY) and a missing one (MODEL_NOT_FOUND)", async () => {
+    for (const file of ["model.onnx", "row-map.bin"]) {
+      const copy = join(tmp.path, `tampered-${file}`);
+      await mkdir(copy);
+      for (const f of ["manifest.json", "model.onnx", "row-map.bin"]) await copyFile(join(modelDir, f), join(copy, f));
+      const bytes = await readFile(join(modelDir, file));
+      bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+      await writeFile(join(copy, file), bytes);
+      const err = await loadModel(copy).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TiergateError);
+      expect((err as TiergateError).code).toBe("MODEL_INTEGRITY");
+      expect((err as TiergateError).message).toContain(file);
+      await rm(join(copy, file));
+      await expect(loadModel(copy)).rejects.toMatchObject({ code: "MODEL_NOT_FOUND", message: expect.stringContaining(file) as unknown });
+    }
     await expect(loadModel(join(tmp.path, "no-such-model"))).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
   });
 
