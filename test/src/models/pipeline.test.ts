@@ -243,13 +243,14 @@ describe("trained model directory", () => {
 });
 
 describe("training", () => {
-  it("gives the same model.onnx bytes for the same data and seed, other bytes for another seed", async () => {
+  it("gives the same model.onnx and row-map.bin bytes for the same data and seed, other weights for another seed", async () => {
     const again = join(tmp.path, "again");
     const other = join(tmp.path, "other");
     expect(await trainTo(again, 1)).toBe(0);
     expect(await trainTo(other, 2)).toBe(0);
     expect(await sha(join(again, "model.onnx"))).toBe(await sha(join(modelDir, "model.onnx")));
     expect(await sha(join(other, "model.onnx"))).not.toBe(await sha(join(modelDir, "model.onnx")));
+    expect(await sha(join(again, "row-map.bin"))).toBe(await sha(join(modelDir, "row-map.bin")));
   });
 
   it("reports a malformed data line with its line number and writes nothing", async () => {
