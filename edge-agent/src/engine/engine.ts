@@ -13,12 +13,9 @@ import {
   ATTR_TASK,
   ErrorCode,
   getTask,
-  InferRequestSchema,
   TiergateError,
   toTiergateError,
   traceIdOf,
-  validate,
-  withSpan,
   type InferRequest,
   type InferResult,
   type Logger,
@@ -29,6 +26,8 @@ import type { ResultCache } from "../cache/result-cache.ts";
 import { decideEscalation } from "../escalation/rtt.ts";
 import type { EdgeMetrics } from "../metrics/metrics.ts";
 import type { PolicyState } from "./policy-state.ts";
+import { parseInferRequest } from "./request.ts";
+import { inSpan } from "./span.ts";
 import { answerFromAttempt, bestAttempt, runEdgeTiers, type EdgeOutcome } from "./tiers.ts";
 import { systemClock, type Clock, type DeferredSink, type Escalator, type ResultsSink } from "./types.ts";
 
@@ -78,7 +77,7 @@ export class EdgeEngine {
 
   /** Validates a request body; throws typed errors (VALIDATION_FAILED, UNKNOWN_TASK, INPUT_TOO_LARGE). */
   parse(body: unknown): { req: InferRequest; task: Task; state: PolicyState } {
-    const req = validate(InferRequestSchema, body, "infer request");
+    const req = parseInferRequest(body);
     const state = this.#o.state();
     const task = getTask(state.policy, req.task);
     if (task === undefined) {
@@ -99,10 +98,36 @@ export class EdgeEngine {
   }
 
   /** Runs one request; `parent` is the caller's trace context (from its `traceparent` header). */
-  async infer(body: unknown, parent?: Context): Promise<InferResult> {
+  infer(body: unknown, parent?: Context): Promise<InferResult> {
+    let ctx: Ctx;
+    try {
+      ctx = this.#begin(body, parent);
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- parse throws TiergateErrors
+      return Promise.reject(err);
+    }
+    const { req } = ctx;
+    const attributes = { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: ctx.id, [ATTR_MODE]: req.mode };
+    return inSpan(this.#o.tracer, "tiergate.edge.infer", ctx.trace, attributes, (span, spanContext) => {
+      ctx.trace = spanContext;
+      const run = req.mode === "batch" ? this.#defer(ctx) : this.#realtime(ctx);
+      if (!span.isRecording()) return run;
+      return run.then((result) => {
+        span.setAttributes({
+          [ATTR_STATUS]: result.status,
+          [ATTR_DEGRADED]: result.degraded,
+          [ATTR_CACHED]: result.cached,
+        });
+        return result;
+      });
+    });
+  }
+
+  /** The parsed request and its state; throws parse's typed errors. */
+  #begin(body: unknown, parent: Context | undefined): Ctx {
     const startedAt = this.#clock.now();
     const { req, task, state } = this.parse(body);
-    const ctx: Ctx = {
+    return {
       req,
       id: req.id ?? this.#newId(),
       task,
@@ -112,26 +137,6 @@ export class EdgeEngine {
       steps: [{ step: "parse", durationMs: this.#clock.now() - startedAt }],
       trace: parent ?? otelContext.active(),
     };
-    return withSpan(
-      this.#o.tracer,
-      "tiergate.edge.infer",
-      async (span, spanContext) => {
-        ctx.trace = spanContext;
-        const result = req.mode === "batch" ? await this.#defer(ctx) : await this.#realtime(ctx);
-        if (span.isRecording()) {
-          span.setAttributes({
-            [ATTR_STATUS]: result.status,
-            [ATTR_DEGRADED]: result.degraded,
-            [ATTR_CACHED]: result.cached,
-          });
-        }
-        return result;
-      },
-      {
-        attributes: { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: ctx.id, [ATTR_MODE]: req.mode },
-        ...(parent === undefined ? {} : { parent }),
-      },
-    );
   }
 
   async #realtime(ctx: Ctx): Promise<InferResult> {
@@ -143,7 +148,7 @@ export class EdgeEngine {
       const hit = this.#o.cache.get(keyParts);
       const durationMs = this.#clock.now() - t;
       ctx.steps.push({ step: "cache", durationMs });
-      this.#o.metrics.cache.inc({ result: hit === undefined ? "miss" : "hit" });
+      this.#o.metrics.cacheLookup(hit !== undefined);
       if (hit !== undefined) {
         this.#o.metrics.totals.cacheHits++;
         const attempt: TierAttempt = {
@@ -155,7 +160,7 @@ export class EdgeEngine {
         };
         if (hit.label !== undefined) attempt.label = hit.label;
         if (hit.confidence !== undefined) attempt.confidence = hit.confidence;
-        return this.#finish(ctx, { ...hit, degraded: false, cached: true, attempts: [attempt] }, "cache");
+        return this.#finish(ctx, hit, { degraded: false, cached: true, attempts: [attempt] }, "cache");
       }
     }
 
@@ -176,21 +181,13 @@ export class EdgeEngine {
         edge.accepted.label !== undefined &&
         ctx.task.upgradeLabels.includes(edge.accepted.label);
       if (upgrade && !this.#neverEscalate(ctx, edge)) {
-        const result = this.#finish(
-          ctx,
-          { ...answer, degraded: false, cached: false, attempts: edge.attempts },
-          edge.accepted.tier,
-        );
+        const result = this.#finish(ctx, answer, fromEdge(edge), edge.accepted.tier);
         result.resultUrl = `${RESULTS_PATH}${ctx.id}`;
         await this.#enqueue(ctx, result, edge.attempts);
         return result;
       }
       if (cacheOn) this.#o.cache.set(keyParts, answer);
-      return this.#finish(
-        ctx,
-        { ...answer, degraded: false, cached: false, attempts: edge.attempts },
-        edge.accepted.tier,
-      );
+      return this.#finish(ctx, answer, fromEdge(edge), edge.accepted.tier);
     }
 
     if (this.#neverEscalate(ctx, edge)) {
@@ -247,21 +244,11 @@ export class EdgeEngine {
         });
         return this.#fallback(ctx, edge, err);
       }
-      return this.#finish(ctx, refusedFields(err, edge.attempts), "none");
+      return this.#finish(ctx, refusal(err), fromEdge(edge), "none");
     }
     ctx.steps.push({ step: "escalate", durationMs: this.#clock.now() - started });
     this.#o.metrics.escalations.inc({ task: req.task, result: "answered" });
     const attempts = [...edge.attempts, ...cloud.attempts.filter((a) => a.where !== "edge")];
-    const merged: Omit<InferResult, "id" | "task" | "timings" | "policyVersion"> = {
-      status: cloud.status,
-      degraded: cloud.degraded,
-      cached: false,
-      attempts,
-      costUsd: cloud.costUsd,
-    };
-    for (const key of ["label", "answer", "confidence", "servedBy", "error", "resultUrl"] as const) {
-      if (cloud[key] !== undefined) Object.assign(merged, { [key]: cloud[key] });
-    }
     if (cloud.status === "answered" && !cloud.degraded && ctx.state.policy.cache.enabled) {
       const cached: CachedAnswer = { status: cloud.status, costUsd: 0 };
       for (const key of ["label", "answer", "confidence", "servedBy"] as const) {
@@ -269,7 +256,8 @@ export class EdgeEngine {
       }
       this.#o.cache.set(keyParts, cached);
     }
-    return this.#finish(ctx, merged, cloud.servedBy?.tier ?? "cloud", "escalated");
+    const provenance = { degraded: cloud.degraded, cached: false, attempts };
+    return this.#finish(ctx, cloud, provenance, cloud.servedBy?.tier ?? "cloud", "escalated");
   }
 
   /** Best edge answer marked degraded, or a refusal carrying `err`, as `onCloudUnavailable` says. */
@@ -277,14 +265,10 @@ export class EdgeEngine {
     const best = bestAttempt(edge.attempts);
     if (ctx.task.onCloudUnavailable === "degrade" && best?.label !== undefined) {
       const answer = answerFromAttempt(ctx.task, ctx.req.task, best, ctx.state.policy);
-      return this.#finish(
-        ctx,
-        { ...answer, degraded: true, cached: false, attempts: edge.attempts },
-        best.tier,
-        "degraded",
-      );
+      const provenance = { degraded: true, cached: false, attempts: edge.attempts };
+      return this.#finish(ctx, answer, provenance, best.tier, "degraded");
     }
-    return this.#finish(ctx, refusedFields(err, edge.attempts), "none");
+    return this.#finish(ctx, refusal(err), fromEdge(edge), "none");
   }
 
   #neverEscalate(ctx: Ctx, edge: EdgeOutcome): boolean {
@@ -294,11 +278,8 @@ export class EdgeEngine {
   }
 
   async #defer(ctx: Ctx): Promise<InferResult> {
-    const result = this.#finish(
-      ctx,
-      { status: "deferred", degraded: false, cached: false, attempts: [], costUsd: 0 },
-      "outbox",
-    );
+    const provenance = { degraded: false, cached: false, attempts: [] };
+    const result = this.#finish(ctx, { status: "deferred", costUsd: 0 }, provenance, "outbox");
     result.resultUrl = `${RESULTS_PATH}${ctx.id}`;
     await this.#enqueue(ctx, result, []);
     return result;
@@ -321,9 +302,14 @@ export class EdgeEngine {
     result.timings.totalMs += durationMs;
   }
 
+  /**
+   * The result, built once: the answer's fields (a cloud result's `resultUrl` too) and its
+   * provenance. Records the request's outcome metrics.
+   */
   #finish(
     ctx: Ctx,
-    fields: Omit<InferResult, "id" | "task" | "timings" | "policyVersion">,
+    answer: ResultAnswer,
+    provenance: Provenance,
     tier: string,
     outcome?: "escalated" | "degraded",
   ): InferResult {
@@ -331,18 +317,38 @@ export class EdgeEngine {
     const result: InferResult = {
       id: ctx.id,
       task: ctx.req.task,
-      ...fields,
+      status: answer.status,
+      degraded: provenance.degraded,
+      cached: provenance.cached,
+      attempts: provenance.attempts,
+      costUsd: answer.costUsd,
       timings: { totalMs, steps: ctx.steps },
       policyVersion: ctx.state.policyVersion,
     };
+    if (answer.label !== undefined) result.label = answer.label;
+    if (answer.answer !== undefined) result.answer = answer.answer;
+    if (answer.confidence !== undefined) result.confidence = answer.confidence;
+    if (answer.servedBy !== undefined) result.servedBy = answer.servedBy;
+    if (answer.error !== undefined) result.error = answer.error;
+    if (answer.resultUrl !== undefined) result.resultUrl = answer.resultUrl;
     const traceId = traceIdOf(ctx.trace);
     if (traceId !== undefined) result.traceId = traceId;
     const kind =
       outcome ??
-      (fields.status === "refused" ? "refused" : fields.status === "deferred" ? "deferred" : "served");
+      (answer.status === "refused" ? "refused" : answer.status === "deferred" ? "deferred" : "served");
     this.#o.metrics.outcome(ctx.req.task, kind, tier, totalMs);
     return result;
   }
+}
+
+/** What a result answers (a cached answer's fields, or a cloud result's). */
+type ResultAnswer = CachedAnswer & Pick<InferResult, "resultUrl">;
+/** Where a result came from, apart from who answered. */
+type Provenance = Pick<InferResult, "degraded" | "cached" | "attempts">;
+
+/** Provenance of an answer made at the edge now. */
+function fromEdge(edge: EdgeOutcome): Provenance {
+  return { degraded: false, cached: false, attempts: edge.attempts };
 }
 
 type CacheKeyParts = Parameters<ResultCache<CachedAnswer>["set"]>[0];
@@ -358,16 +364,6 @@ function cacheKeyParts(ctx: Ctx): CacheKeyParts {
   };
 }
 
-function refusedFields(
-  err: TiergateError,
-  attempts: TierAttempt[],
-): Omit<InferResult, "id" | "task" | "timings" | "policyVersion"> {
-  return {
-    status: "refused",
-    degraded: false,
-    cached: false,
-    attempts,
-    costUsd: 0,
-    error: { code: err.code, message: err.message },
-  };
+function refusal(err: TiergateError): ResultAnswer {
+  return { status: "refused", costUsd: 0, error: { code: err.code, message: err.message } };
 }

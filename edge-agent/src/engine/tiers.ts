@@ -1,5 +1,5 @@
 // Running the edge tiers in policy order and turning an accepted prediction into an answer.
-import type { Context, Tracer } from "@opentelemetry/api";
+import type { Context, Span, Tracer } from "@opentelemetry/api";
 import {
   actionFor,
   ATTR_ACCEPTED,
@@ -12,7 +12,6 @@ import {
   ErrorCode,
   renderTemplate,
   toTiergateError,
-  withSpan,
   type InferResult,
   type Policy,
   type Task,
@@ -20,6 +19,7 @@ import {
 } from "@tiergate/shared";
 import type { EdgeMetrics } from "../metrics/metrics.ts";
 import type { EdgeTierRuntime } from "./policy-state.ts";
+import { inSpan } from "./span.ts";
 import type { Clock } from "./types.ts";
 
 export type EdgeOutcome = { attempts: TierAttempt[]; accepted: TierAttempt | undefined };
@@ -44,51 +44,56 @@ export async function runEdgeTiers(
 ): Promise<EdgeOutcome> {
   const attempts: TierAttempt[] = [];
   for (const t of tiers) {
-    const attempt = await withSpan(
-      options.tracer,
-      "tiergate.edge.tier",
-      async (span) => {
-        const started = options.clock.now();
-        let attempt: TierAttempt;
-        try {
-          const c = await t.batcher.classify(input);
-          const score = confidenceOf(c, t.tier.accept.rule);
-          const accepted =
-            t.threshold !== undefined &&
-            !c.outOfScope &&
-            !options.task.rejectLabels.includes(c.label) &&
-            score >= t.threshold;
-          attempt = tierAttempt(t, accepted, options.clock.now() - started);
-          attempt.label = c.label;
-          attempt.confidence = score;
-          if (t.threshold !== undefined) attempt.threshold = t.threshold;
-        } catch (thrown) {
-          // A failing model is one tier fewer, not a failed request: the cascade goes on.
-          const err = toTiergateError(thrown, ErrorCode.INTERNAL);
-          attempt = tierAttempt(t, false, options.clock.now() - started);
-          attempt.error = { code: err.code, message: err.message };
-        }
-        options.metrics.tier(options.taskId, t.tier.name, attempt.confidence, attempt.durationMs);
-        // Attributes are built only for a span that records them (none without a tracer provider).
-        if (span.isRecording()) {
-          span.setAttributes({
-            [ATTR_TIER]: t.tier.name,
-            [ATTR_MODEL_VERSION]: t.model.version,
-            [ATTR_ACCEPTED]: attempt.accepted,
-            ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
-            ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
-            ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
-          });
-        }
-        return attempt;
-      },
-      { parent: options.parent },
+    const attempt = await inSpan(options.tracer, "tiergate.edge.tier", options.parent, undefined, (span) =>
+      runTier(t, input, options, span),
     );
     attempts.push(attempt);
     options.steps.push({ step: `tier:${t.tier.name}`, durationMs: attempt.durationMs });
     if (attempt.accepted) return { attempts, accepted: attempt };
   }
   return { attempts, accepted: undefined };
+}
+
+/** One tier's model call and acceptance rule, recorded in `span` (when it records). */
+async function runTier(
+  t: EdgeTierRuntime,
+  input: string,
+  options: RunTiersOptions,
+  span: Span,
+): Promise<TierAttempt> {
+  const started = options.clock.now();
+  let attempt: TierAttempt;
+  try {
+    const c = await t.batcher.classify(input);
+    const score = confidenceOf(c, t.tier.accept.rule);
+    const accepted =
+      t.threshold !== undefined &&
+      !c.outOfScope &&
+      !options.task.rejectLabels.includes(c.label) &&
+      score >= t.threshold;
+    attempt = tierAttempt(t, accepted, options.clock.now() - started);
+    attempt.label = c.label;
+    attempt.confidence = score;
+    if (t.threshold !== undefined) attempt.threshold = t.threshold;
+  } catch (thrown) {
+    // A failing model is one tier fewer, not a failed request: the cascade goes on.
+    const err = toTiergateError(thrown, ErrorCode.INTERNAL);
+    attempt = tierAttempt(t, false, options.clock.now() - started);
+    attempt.error = { code: err.code, message: err.message };
+  }
+  options.metrics.tier(options.taskId, t.tier.name, attempt.confidence, attempt.durationMs);
+  // Attributes are built only for a span that records them (none without a tracer provider).
+  if (span.isRecording()) {
+    span.setAttributes({
+      [ATTR_TIER]: t.tier.name,
+      [ATTR_MODEL_VERSION]: t.model.version,
+      [ATTR_ACCEPTED]: attempt.accepted,
+      ...(attempt.label === undefined ? {} : { [ATTR_LABEL]: attempt.label }),
+      ...(attempt.confidence === undefined ? {} : { [ATTR_CONFIDENCE]: attempt.confidence }),
+      ...(attempt.threshold === undefined ? {} : { [ATTR_THRESHOLD]: attempt.threshold }),
+    });
+  }
+  return attempt;
 }
 
 /** A tier attempt's fixed fields, in one shape for every attempt. */

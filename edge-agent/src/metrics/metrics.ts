@@ -1,6 +1,7 @@
 // Prometheus metrics of one agent, in its own registry (tests run several agents in one process).
 // Per tier: served, escalated, degraded, latency, confidence; plus what left the device, by kind.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { FastCounter, type FastCounterChild } from "./fast-counter.ts";
 import { FastHistogram, type FastHistogramChild } from "./fast-histogram.ts";
 
 export const METRIC_PREFIX = "tiergate_edge_";
@@ -17,13 +18,13 @@ export type EdgeMetricsOptions = { defaultMetrics?: boolean };
 
 export class EdgeMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<"task" | "outcome" | "tier">;
+  readonly requests: FastCounter<"task" | "outcome" | "tier">;
   readonly escalations: Counter<"task" | "result">;
   readonly degraded: Counter<"task" | "reason">;
   readonly latency: FastHistogram<"task" | "tier">;
   readonly tierLatency: FastHistogram<"task" | "tier">;
   readonly confidence: FastHistogram<"task" | "tier">;
-  readonly cache: Counter<"result">;
+  readonly cache: FastCounter<"result">;
   readonly egressMessages: Counter<"channel">;
   readonly egressRedactions: Counter<"kind" | "channel">;
   readonly outboxDepth: Gauge;
@@ -33,8 +34,11 @@ export class EdgeMetrics {
   readonly rttEstimate: Gauge;
   readonly natsConnected: Gauge;
   readonly badRequests: Counter<"code">;
-  readonly #outcomeChildren = new Map<string, { requests: Counter.Internal; latency: FastHistogramChild }>();
-  readonly #tierChildren = new Map<string, { confidence: FastHistogramChild; latency: FastHistogramChild }>();
+  /** Label children by task, then tier (then outcome): found by Map lookups, no key string built. */
+  readonly #outcomeChildren = new Map<string, Map<string, OutcomeChildren>>();
+  readonly #tierChildren = new Map<string, Map<string, TierChildren>>();
+  #cacheHit: FastCounterChild | undefined;
+  #cacheMiss: FastCounterChild | undefined;
   /** Plain counters for the heartbeat. */
   readonly totals: Record<Outcome | "cacheHits" | "badRequests", number> = {
     served: 0,
@@ -50,7 +54,7 @@ export class EdgeMetrics {
     const registers = [this.registry];
     if (options.defaultMetrics === true)
       collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
-    this.requests = new Counter({
+    this.requests = new FastCounter({
       name: `${METRIC_PREFIX}requests_total`,
       help: "Requests by outcome and the tier that answered (cache, nano, small, cloud tier, none)",
       labelNames: ["task", "outcome", "tier"],
@@ -89,7 +93,7 @@ export class EdgeMetrics {
       buckets: CONFIDENCE_BUCKETS,
       registers,
     });
-    this.cache = new Counter({
+    this.cache = new FastCounter({
       name: `${METRIC_PREFIX}cache_total`,
       help: "Cache lookups",
       labelNames: ["result"],
@@ -148,33 +152,36 @@ export class EdgeMetrics {
 
   outcome(task: string, outcome: Outcome, tier: string, durationMs: number): void {
     this.totals[outcome]++;
-    const key = `${task}\u0000${outcome}\u0000${tier}`;
-    let children = this.#outcomeChildren.get(key);
+    const byTier = byTask(this.#outcomeChildren, task);
+    let children = byTier.get(tier);
     if (children === undefined) {
-      // Label children are looked up once per label set: the hot path skips prom-client's hashing.
-      children = {
-        requests: this.requests.labels(task, outcome, tier),
-        latency: this.latency.labels(task, tier),
-      };
-      this.#outcomeChildren.set(key, children);
+      // Label children are looked up once per label set: the hot path skips building label keys.
+      children = { latency: this.latency.labels(task, tier), requests: {} };
+      byTier.set(tier, children);
     }
-    children.requests.inc();
+    (children.requests[outcome] ??= this.requests.labels(task, outcome, tier)).inc();
     children.latency.observe(durationMs / 1000);
   }
 
   /** Per-tier confidence and duration of one edge model call. */
   tier(task: string, tier: string, confidence: number | undefined, durationMs: number): void {
-    const key = `${task}\u0000${tier}`;
-    let children = this.#tierChildren.get(key);
+    const byTier = byTask(this.#tierChildren, task);
+    let children = byTier.get(tier);
     if (children === undefined) {
       children = {
         confidence: this.confidence.labels(task, tier),
         latency: this.tierLatency.labels(task, tier),
       };
-      this.#tierChildren.set(key, children);
+      byTier.set(tier, children);
     }
     if (confidence !== undefined) children.confidence.observe(confidence);
     children.latency.observe(durationMs / 1000);
+  }
+
+  /** One result-cache lookup. */
+  cacheLookup(hit: boolean): void {
+    if (hit) (this.#cacheHit ??= this.cache.labels("hit")).inc();
+    else (this.#cacheMiss ??= this.cache.labels("miss")).inc();
   }
 
   egress(channel: Egress, counts: Readonly<Record<string, number>>): void {
@@ -190,4 +197,17 @@ export class EdgeMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+type OutcomeChildren = {
+  latency: FastHistogramChild;
+  requests: Partial<Record<Outcome, FastCounterChild>>;
+};
+type TierChildren = { confidence: FastHistogramChild; latency: FastHistogramChild };
+
+/** A task's children by tier, made on first use. */
+function byTask<C>(children: Map<string, Map<string, C>>, task: string): Map<string, C> {
+  let byTier = children.get(task);
+  if (byTier === undefined) children.set(task, (byTier = new Map<string, C>()));
+  return byTier;
 }
