@@ -1,7 +1,7 @@
 // Turns batch submissions (from the API and from edge agents) into BullMQ jobs. The job id is the
 // batch id, so a repeated submission is not run twice; outside an off-peak window the job is delayed
 // to the next window start, computed in the policy's time zone with the injected clock.
-import { Queue } from "bullmq";
+import { Queue, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import {
@@ -16,13 +16,7 @@ import {
 import type { Clock } from "../escalation/types.ts";
 import { systemClock } from "../escalation/types.ts";
 import { offPeakDelayMs } from "./off-peak.ts";
-import {
-  DEFAULT_BATCH_QUEUE,
-  DEFAULT_BATCH_RETENTION_MS,
-  newBatchMeta,
-  type BatchMeta,
-  type BatchStore,
-} from "./store.ts";
+import { DEFAULT_BATCH_QUEUE, newBatchMeta, type BatchMeta, type BatchStore } from "./store.ts";
 
 export { DEFAULT_BATCH_QUEUE };
 export const BATCH_JOB_NAME = "batch";
@@ -196,14 +190,7 @@ export class BatchScheduler {
         toAdd.map(({ entry: g, outcome }) => ({
           name: BATCH_JOB_NAME,
           data: { submission: g.submission, trace: g.trace, scheduledFor: outcome.scheduledFor },
-          opts: {
-            jobId: g.submission.batchId,
-            delay: Math.max(0, outcome.scheduledFor - g.now),
-            attempts: g.attempts,
-            backoff: { type: "exponential", delay: g.backoffMs },
-            removeOnComplete: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
-            removeOnFail: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
-          },
+          opts: jobOptions(g, outcome.scheduledFor),
         })),
       );
       for (const { entry, outcome } of toAdd) entry.resolve(outcome);
@@ -216,4 +203,22 @@ export class BatchScheduler {
     await this.#storing;
     await this.queue.close();
   }
+}
+
+/**
+ * A batch job's own BullMQ options: its id, retries and, outside an off-peak window, its delay.
+ * How long a finished job is kept is the worker's option (BatchWorker: `removeOnComplete`), not
+ * each job's: BullMQ packs, stores and decodes every job's options again on each move.
+ */
+function jobOptions(
+  g: Pick<PendingSubmit, "submission" | "now" | "attempts" | "backoffMs">,
+  scheduledFor: number,
+): JobsOptions {
+  const delay = scheduledFor - g.now;
+  return {
+    jobId: g.submission.batchId,
+    attempts: g.attempts,
+    backoff: { type: "exponential", delay: g.backoffMs },
+    ...(delay > 0 ? { delay } : {}),
+  };
 }

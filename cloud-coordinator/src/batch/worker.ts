@@ -32,7 +32,13 @@ import type { CoordinatorMetrics } from "../metrics/metrics.ts";
 import { jobDataProblem } from "./job-shape.ts";
 import { RunningMarks } from "./running-marks.ts";
 import { DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
-import { newBatchMeta, type BatchJobResult, type BatchMeta, type BatchStore } from "./store.ts";
+import {
+  DEFAULT_BATCH_RETENTION_MS,
+  newBatchMeta,
+  type BatchJobResult,
+  type BatchMeta,
+  type BatchStore,
+} from "./store.ts";
 
 /** Time one batch item may take through the cascade. */
 export const DEFAULT_BATCH_ITEM_DEADLINE_MS = 60_000;
@@ -109,6 +115,11 @@ export class BatchWorker {
         ...(batch.ratePerSecond >= UNLIMITED_RATE_PER_SECOND
           ? {}
           : { limiter: limiterFor(batch.ratePerSecond) }),
+        // Finished jobs are kept as long as the batch's status record: a completed job's hash holds
+        // its last results (its return value), a failed one why it failed. A worker option rather
+        // than each job's: BullMQ packs, stores and decodes a job's options on every move.
+        removeOnComplete: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
+        removeOnFail: { age: DEFAULT_BATCH_RETENTION_MS / 1000 },
         stalledInterval: options.stalledIntervalMs ?? DEFAULT_STALLED_INTERVAL_MS,
         maxStalledCount: DEFAULT_MAX_STALLED_COUNT,
         ...(options.lockDurationMs === undefined ? {} : { lockDuration: options.lockDurationMs }),
