@@ -201,9 +201,12 @@ async function writeVariant(
   }
   await session.release();
   const sha256 = sha256Hex(bytes);
-  const rowMapBytes = new Uint8Array(model.rowMap.length * 4);
+  // The kept buckets, ascending: row i is the i-th (training numbers rows in bucket order).
+  const rowMapBytes = new Uint8Array(model.rowsKept * 4);
   const rowMapView = new DataView(rowMapBytes.buffer);
-  model.rowMap.forEach((row, b) => rowMapView.setInt32(b * 4, row, true));
+  model.rowMap.forEach((row, b) => {
+    if (row < model.rowsKept) rowMapView.setUint32(row * 4, b, true);
+  });
   const precision = quantize ? "int8" : "fp32";
   const task = ctx.task ?? DEFAULT_TASK;
   const manifest: ModelManifest = {

@@ -44,6 +44,7 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   const bucketIds = examples.map((e) => featurize(e.text, preset.featurizer));
   const counts = new Int32Array(buckets);
   for (const ids of bucketIds) for (const b of ids) counts[b] = (counts[b] ?? 0) + 1;
+  // Rows are numbered in bucket order: the model's ROW_MAP_FILE lists the kept buckets and relies on it.
   const rowMap = new Int32Array(buckets);
   let R = 0;
   for (let b = 0; b < buckets; b++) rowMap[b] = (counts[b] ?? 0) >= preset.minCount ? R++ : -1;

@@ -301,8 +301,7 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
 
 /**
  * Reads `dir`'s row map: MODEL_NOT_FOUND when missing, MODEL_INTEGRITY when its sha256 differs from
- * the manifest's, MODEL_LOAD_FAILED when it does not fit the model (one entry per bucket, each a row
- * in [0, rowsKept]).
+ * the manifest's, MODEL_LOAD_FAILED when it does not fit the model (rowsKept ascending buckets).
  */
 async function readRowMap(dir: string, manifest: ModelManifest): Promise<Int32Array> {
   const path = join(dir, manifest.rowMap.file);
@@ -316,23 +315,25 @@ async function readRowMap(dir: string, manifest: ModelManifest): Promise<Int32Ar
   }
   const { buckets } = manifest.featurizer;
   const pad = manifest.training.rowsKept;
-  if (bytes.length !== buckets * 4) {
+  if (bytes.length !== pad * 4) {
     throw new TiergateError(
       ErrorCode.MODEL_LOAD_FAILED,
-      `${path}: ${bytes.length} bytes, want ${buckets * 4} (an int32 row for each of ${buckets} buckets)`,
+      `${path}: ${bytes.length} bytes, want ${pad * 4} (a uint32 bucket for each of ${pad} rows)`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const rowMap = new Int32Array(buckets);
-  for (let b = 0; b < buckets; b++) {
-    const row = view.getInt32(b * 4, true);
-    if (row < 0 || row > pad) {
+  const rowMap = new Int32Array(buckets).fill(pad);
+  let previous = -1;
+  for (let row = 0; row < pad; row++) {
+    const bucket = view.getUint32(row * 4, true);
+    if (bucket <= previous || bucket >= buckets) {
       throw new TiergateError(
         ErrorCode.MODEL_LOAD_FAILED,
-        `${path}: bucket ${b} maps to row ${row}, outside [0, ${pad}]`,
+        `${path}: row ${row} has bucket ${bucket}; want ascending buckets below ${buckets}`,
       );
     }
-    rowMap[b] = row;
+    rowMap[bucket] = row;
+    previous = bucket;
   }
   return rowMap;
 }

@@ -292,6 +292,22 @@ describe("loading and eval errors", () => {
     await expect(loadModel(join(tmp.path, "no-such-model"))).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
   });
 
+  it("refuses a row map that does not fit the model, even with a matching sha256 (MODEL_LOAD_FAILED)", async () => {
+    const good = await readFile(join(modelDir, "row-map.bin"));
+    const swapped = Buffer.from(good);
+    swapped.writeUInt32LE(good.readUInt32LE(4), 0); // rows 0 and 1 name the same bucket: not ascending
+    for (const [name, bytes] of [["short", good.subarray(4)], ["unordered", swapped]] as const) {
+      const copy = join(tmp.path, `row-map-${name}`);
+      await mkdir(copy);
+      await copyFile(join(modelDir, "model.onnx"), join(copy, "model.onnx"));
+      await writeFile(join(copy, "row-map.bin"), bytes);
+      const manifest = JSON.parse(await readFile(join(modelDir, "manifest.json"), "utf8")) as { rowMap: { sha256: string; bytes: number } };
+      manifest.rowMap = { ...manifest.rowMap, sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length };
+      await writeFile(join(copy, "manifest.json"), JSON.stringify(manifest));
+      await expect(loadModel(copy)).rejects.toMatchObject({ code: "MODEL_LOAD_FAILED", message: expect.stringContaining("row-map.bin") as unknown });
+    }
+  });
+
   it("evaluates, writing a JSON report and an SVG plot, and refuses unknown labels", async () => {
     const cli = io();
     const report = join(tmp.path, "report.json");
