@@ -16,6 +16,7 @@ import {
   TiergateError,
   toTiergateError,
   traceIdOf,
+  withSpan,
   type InferRequest,
   type InferResult,
   type Logger,
@@ -27,7 +28,6 @@ import { decideEscalation } from "../escalation/rtt.ts";
 import type { EdgeMetrics } from "../metrics/metrics.ts";
 import type { PolicyState } from "./policy-state.ts";
 import { parseInferRequest } from "./request.ts";
-import { inSpan } from "./span.ts";
 import { answerFromAttempt, bestAttempt, runEdgeTiers, type EdgeOutcome } from "./tiers.ts";
 import { systemClock, type Clock, type DeferredSink, type Escalator, type ResultsSink } from "./types.ts";
 
@@ -108,19 +108,25 @@ export class EdgeEngine {
     }
     const { req } = ctx;
     const attributes = { [ATTR_TASK]: req.task, [ATTR_REQUEST_ID]: ctx.id, [ATTR_MODE]: req.mode };
-    return inSpan(this.#o.tracer, "tiergate.edge.infer", ctx.trace, attributes, (span, spanContext) => {
-      ctx.trace = spanContext;
-      const run = req.mode === "batch" ? this.#defer(ctx) : this.#realtime(ctx);
-      if (!span.isRecording()) return run;
-      return run.then((result) => {
-        span.setAttributes({
-          [ATTR_STATUS]: result.status,
-          [ATTR_DEGRADED]: result.degraded,
-          [ATTR_CACHED]: result.cached,
+    const options = { parent: ctx.trace, attributes };
+    return withSpan(
+      this.#o.tracer,
+      "tiergate.edge.infer",
+      (span, spanContext) => {
+        ctx.trace = spanContext;
+        const run = req.mode === "batch" ? this.#defer(ctx) : this.#realtime(ctx);
+        if (!span.isRecording()) return run;
+        return run.then((result) => {
+          span.setAttributes({
+            [ATTR_STATUS]: result.status,
+            [ATTR_DEGRADED]: result.degraded,
+            [ATTR_CACHED]: result.cached,
+          });
+          return result;
         });
-        return result;
-      });
-    });
+      },
+      options,
+    );
   }
 
   /** The parsed request and its state; throws parse's typed errors. */

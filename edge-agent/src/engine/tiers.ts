@@ -12,6 +12,7 @@ import {
   ErrorCode,
   renderTemplate,
   toTiergateError,
+  withSpan,
   type InferResult,
   type Policy,
   type Task,
@@ -19,7 +20,6 @@ import {
 } from "@tiergate/shared";
 import type { EdgeMetrics } from "../metrics/metrics.ts";
 import type { EdgeTierRuntime } from "./policy-state.ts";
-import { inSpan } from "./span.ts";
 import type { Clock } from "./types.ts";
 
 export type EdgeOutcome = { attempts: TierAttempt[]; accepted: TierAttempt | undefined };
@@ -44,8 +44,13 @@ export async function runEdgeTiers(
 ): Promise<EdgeOutcome> {
   const attempts: TierAttempt[] = [];
   for (const t of tiers) {
-    const attempt = await inSpan(options.tracer, "tiergate.edge.tier", options.parent, undefined, (span) =>
-      runTier(t, input, options, span),
+    const attempt = await withSpan(
+      options.tracer,
+      "tiergate.edge.tier",
+      (span) => runTier(t, input, options, span),
+      {
+        parent: options.parent,
+      },
     );
     attempts.push(attempt);
     options.steps.push({ step: `tier:${t.tier.name}`, durationMs: attempt.durationMs });

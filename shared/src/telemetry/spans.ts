@@ -13,7 +13,10 @@ export interface WithSpanOptions {
  * Runs `fn` in a new active span named `name` (it gets the span and the context holding it), ends
  * it, and on a throw records the exception, the error code (when it has one) and an ERROR status
  * before rethrowing. Not an async function: a synchronous `fn` costs no extra promise turn, an
- * asynchronous one one `then` (the request path nests two spans per edge request).
+ * asynchronous one one `then` (the request path nests two spans per edge request). A span that
+ * records nothing and carries its parent's span context (what the API's no-op tracer returns when
+ * no tracer provider is registered) is neither made active, when the parent already is, nor ended
+ * in a `then`: both would do nothing, and together they cost the edge's in-process decision ~5%.
  */
 export function withSpan<T>(
   tracer: Tracer,
@@ -27,9 +30,19 @@ export function withSpan<T>(
     options.attributes === undefined ? undefined : { attributes: options.attributes },
     parent,
   );
+  if (sameAsParent(span, parent)) {
+    try {
+      const out =
+        parent === context.active() ? fn(span, parent) : context.with(parent, fn, undefined, span, parent);
+      return out instanceof Promise ? out : Promise.resolve(out);
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as thrown
+      return Promise.reject(err);
+    }
+  }
   let out: Promise<T> | T;
   try {
-    const spanContext = sameAsParent(span, parent) ? parent : trace.setSpan(parent, span);
+    const spanContext = trace.setSpan(parent, span);
     out = context.with(spanContext, fn, undefined, span, spanContext);
   } catch (err) {
     failed(span, err);

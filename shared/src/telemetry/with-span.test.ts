@@ -7,9 +7,11 @@ import {
   type SpanStatus,
   type Tracer,
 } from "@opentelemetry/api";
-import { ATTR_ERROR_CODE, ErrorCode, injectTraceContext, TiergateError } from "@tiergate/shared";
 import { describe, expect, it } from "vitest";
-import { inSpan } from "./span.ts";
+import { ErrorCode, TiergateError } from "../errors.ts";
+import { ATTR_ERROR_CODE } from "./attributes.ts";
+import { injectTraceContext } from "./propagation.ts";
+import { withSpan } from "./spans.ts";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const parent = trace.setSpanContext(ROOT_CONTEXT, {
@@ -46,21 +48,31 @@ function recordingTracer(): {
   return { tracer: { startSpan, startActiveSpan: () => undefined as never } as Tracer, spans };
 }
 
-describe("inSpan", () => {
+describe("withSpan with an explicit parent (the edge request path)", () => {
   it("without a tracer provider, runs fn with the parent's context and returns its value", async () => {
     let seen: Context | undefined;
-    const value = await inSpan(trace.getTracer("test"), "step", parent, { a: 1 }, (_span, ctx) => {
-      seen = ctx;
-      return Promise.resolve(42);
-    });
+    const value = await withSpan(
+      trace.getTracer("test"),
+      "step",
+      (_span, ctx) => {
+        seen = ctx;
+        return Promise.resolve(42);
+      },
+      { parent, attributes: { a: 1 } },
+    );
     expect(value).toBe(42);
     expect(injectTraceContext({}, seen)["traceparent"]).toBe(`00-${TRACE_ID}-00f067aa0ba902b7-01`);
   });
 
   it("with a recording span, hands fn a context holding it and ends it once fn is done", async () => {
     const { tracer, spans } = recordingTracer();
-    const headers = await inSpan(tracer, "step", parent, undefined, (_span, ctx) =>
-      Promise.resolve(injectTraceContext({}, ctx)),
+    const headers = await withSpan(
+      tracer,
+      "step",
+      (_span, ctx) => Promise.resolve(injectTraceContext({}, ctx)),
+      {
+        parent,
+      },
     );
     expect(headers["traceparent"]).toBe(`00-${TRACE_ID}-b7ad6b7169203331-01`);
     expect(spans).toHaveLength(1);
@@ -70,10 +82,10 @@ describe("inSpan", () => {
   it("rethrows fn's error unchanged and records it on a recording span", async () => {
     const err = new TiergateError(ErrorCode.UNAVAILABLE, "no cloud");
     await expect(
-      inSpan(trace.getTracer("test"), "step", parent, undefined, () => Promise.reject(err)),
+      withSpan(trace.getTracer("test"), "step", () => Promise.reject(err), { parent }),
     ).rejects.toBe(err);
     const { tracer, spans } = recordingTracer();
-    await expect(inSpan(tracer, "step", parent, undefined, () => Promise.reject(err))).rejects.toBe(err);
+    await expect(withSpan(tracer, "step", () => Promise.reject(err), { parent })).rejects.toBe(err);
     expect(spans[0]).toMatchObject({
       ended: 1,
       errors: [err],
