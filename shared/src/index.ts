@@ -235,6 +235,13 @@ export {
 } from "./telemetry/propagation.ts";
 export type { CarrierGetter } from "./telemetry/propagation.ts";
 export { withSpan } from "./telemetry/spans.ts";
+export {
+  FastCounter,
+  FastHistogram,
+  FastCounterChild,
+  FastHistogramChild,
+} from "./telemetry/fast-metrics.ts";
+export type { FastMetricConfig, FastHistogramConfig } from "./telemetry/fast-metrics.ts";
 export type { WithSpanOptions } from "./telemetry/spans.ts";
 export {
   createConsoleLogger,

@@ -1,10 +1,10 @@
 // Prometheus metrics of the coordinator, on one registry that `/metrics` serves: per tier (calls,
 // outcomes, latency, cost), per LLM endpoint (attempts, errors, latency, tokens, cost, breaker state),
 // escalations, batches and HTTP requests. Recording never throws into business code. Counters and
-// histograms are fast-metrics.ts's (no label hashing per call; a batched call's n requests are one
+// histograms are shared's FastCounter and FastHistogram (no label hashing per call; a batched call's n requests are one
 // histogram update); the breaker gauge, set rarely, is prom-client's.
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { FastCounter, FastHistogram } from "./fast-metrics.ts";
+import { FastCounter, FastHistogram } from "@tiergate/shared";
 
 export const METRIC_PREFIX = "tiergate_coordinator_";
 const LATENCY_BUCKETS_S = [

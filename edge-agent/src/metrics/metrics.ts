@@ -1,8 +1,7 @@
 // Prometheus metrics of one agent, in its own registry (tests run several agents in one process).
 // Per tier: served, escalated, degraded, latency, confidence; plus what left the device, by kind.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { FastCounter, type FastCounterChild } from "./fast-counter.ts";
-import { FastHistogram, type FastHistogramChild } from "./fast-histogram.ts";
+import { FastCounter, FastHistogram, type FastCounterChild, type FastHistogramChild } from "@tiergate/shared";
 
 export const METRIC_PREFIX = "tiergate_edge_";
 /** Seconds; edge answers take microseconds to milliseconds, escalations up to seconds. */

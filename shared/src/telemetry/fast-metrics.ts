@@ -1,11 +1,12 @@
-// Prometheus counters and histograms for the coordinator's per-request and per-job paths.
-// prom-client's `inc`/`observe` convert, validate and hash their label object on every call (a
-// 1-item batch job made five such calls, ~15 us of the worker's profile, and a 50-item job observed
-// the tier latency 50 times). Here a label set's child is found once per call by one Map lookup
-// (or kept by the caller), an increment is an addition, and `observe(value, count)` records `count`
-// equal observations at once. Exposed through prom-client's Registry in the same text and JSON that
-// prom-client's Counter and Histogram give for the same calls (the tests compare them). A sibling
-// of edge-agent's FastHistogram (src/metrics/fast-histogram.ts), with a counter and counts.
+// Prometheus counters and histograms for the edge's request path and the coordinator's per-request
+// and per-job paths. prom-client's `inc`/`observe` convert, validate and hash their label object on
+// every call (~0.7 µs; an edge request made three observations, a 1-item batch job five, ~15 µs of
+// the worker's profile, and a 50-item job observed the tier latency 50 times). Here a label set's
+// child is found once per call by one Map lookup (or kept by the caller), an increment is an
+// addition, and `observe(value, count)` records `count` equal observations at once. Exposed through
+// prom-client's Registry in the same text and JSON that prom-client's Counter and Histogram give for
+// the same calls (the tests compare them). prom-client stays the packages' registry: only its types
+// are used here.
 import type { Metric, Registry } from "prom-client";
 
 type ExportedValue = {
