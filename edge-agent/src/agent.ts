@@ -120,19 +120,29 @@ export class EdgeAgent {
         logger.error("policy reload rejected; keeping the policy in force", { err: error.message });
       },
     });
+    // The outbox and results store open (file I/O on libuv's threads) while the models load (mostly
+    // ONNX Runtime on this thread). Each is kept as it opens, so a failed start closes what opened.
+    const stores = [
+      Outbox.open({ dir: join(this.#o.dataDir, "outbox") }).then((o) => (this.#outbox = o)),
+      ResultsStore.open<StoredResult>({
+        dir: join(this.#o.dataDir, "results"),
+        decode: (json) => {
+          const parsed = StoredResultSchema.safeParse(json);
+          return parsed.success ? parsed.data : undefined;
+        },
+      }).then((r) => (this.#results = r)),
+    ];
+    for (const opening of stores) opening.catch(() => undefined); // rejections are read below, not unhandled
     this.#pool = new ModelPool({ load: this.#o.loadModel });
-    this.#state = await buildPolicyState(this.#watcher.current, this.#pool);
+    try {
+      this.#state = await buildPolicyState(this.#watcher.current, this.#pool);
+    } finally {
+      await Promise.allSettled(stores); // both settled before anything closes; an error is thrown below
+    }
     const modelsMs = performance.now();
+    await Promise.all(stores);
     this.#configureCache();
 
-    this.#outbox = await Outbox.open({ dir: join(this.#o.dataDir, "outbox") });
-    this.#results = await ResultsStore.open({
-      dir: join(this.#o.dataDir, "results"),
-      decode: (json) => {
-        const parsed = StoredResultSchema.safeParse(json);
-        return parsed.success ? parsed.data : undefined;
-      },
-    });
     if (this.#outbox.recovery.truncatedBytes > 0 || this.#outbox.depth > 0) {
       logger.info("outbox recovered", {
         depth: this.#outbox.depth,

@@ -162,7 +162,11 @@ async function writeVariant(
   const valTexts = splits.val.map((r) => r.text);
   const valGold = splits.val.map((r) => r.label);
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
-  const rows: FeatureRows = { featurizer, rowMap: model.rowMap, pad: model.rowsKept };
+  const rows: FeatureRows = {
+    featurizer,
+    rowMap: model.rowMap.map((row) => (row < model.rowsKept ? row + 1 : 0)),
+    pad: model.rowsKept,
+  };
   let temperature = 1;
   if (splits.val.length > 0) {
     const raw = await ort.InferenceSession.create(exportOnnx(model, { temperature: 1, quantize, metadata }));

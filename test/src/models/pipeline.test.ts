@@ -124,7 +124,7 @@ describe("trained model directory", () => {
     const K = FEATURE_CHUNK;
     const texts = [8, 9, 17, 3].map((w) => words.slice(0, w).join(" "));
     const { rowMap, pad, featurizer } = runtime.featureRows;
-    const known = (t: string) => [...featurize(t, featurizer)].map((b) => rowMap[b] ?? pad).filter((r) => r !== pad);
+    const known = (t: string) => [...featurize(t, featurizer)].map((b) => (rowMap[b] ?? 0) - 1).filter((r) => r >= 0);
     const { feeds } = runtime.encode(["!!!", ...texts]);
     const lengths = [...(feeds["lengths"]?.data as Int32Array)];
     expect(lengths).toEqual(["!!!", ...texts].map((t) => known(t).length));
