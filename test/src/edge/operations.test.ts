@@ -2,6 +2,7 @@
 // counted), heartbeats on the device subject, and the optional result callback.
 import { createServer } from "node:http";
 import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
@@ -10,9 +11,11 @@ import { EdgeAgent } from "@tiergate/edge-agent";
 import {
   decode,
   encode,
+  ErrorCode,
   HeartbeatSchema,
   loadModel,
   silentLogger,
+  TiergateError,
   type DeviceResult,
   type Heartbeat,
 } from "@tiergate/shared";
@@ -24,6 +27,44 @@ beforeAll(async () => {
 }, 900_000);
 
 describe("edge agent operations", () => {
+  it("rejects a start that cannot load a model or open its data dir with that error, and the data dir then starts", async () => {
+    await using dir = await makeTempDir("edge-failed-start");
+    const policyFile = await writePolicy(dir.path);
+    const options = {
+      deviceId: "fail-dev",
+      policyFile,
+      dataDir: join(dir.path, "data"),
+      listen: { type: "tcp" as const, host: "127.0.0.1", port: 0 },
+      subjects: testSubjects(),
+      connect: () => connect({ servers: "nats://127.0.0.1:1" }),
+      loadModel: (d: string) => loadModel(d),
+      logger: silentLogger,
+      tracer: trace.getTracer("edge-test"),
+      heartbeatIntervalMs: 3_600_000,
+      watchPolicy: false,
+      processMetrics: false,
+    };
+    // The stores open while the models load: a model that fails after they opened closes them.
+    const noModel = (d: string) =>
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new TiergateError(ErrorCode.MODEL_NOT_FOUND, `no model in ${d}`)), 50),
+      );
+    await expect(EdgeAgent.start({ ...options, loadModel: noModel })).rejects.toMatchObject({
+      code: ErrorCode.MODEL_NOT_FOUND,
+    });
+    await expect(EdgeAgent.start({ ...options, dataDir: join(policyFile, "under-a-file") })).rejects.toThrow(
+      /outbox/,
+    );
+    const agent = await EdgeAgent.start(options);
+    try {
+      expect((await postInfer(agent.address, { task: TASK, input: CONFIDENT_INPUT })).json.answer).toBe(
+        "Your balance is in the app (nano).",
+      );
+    } finally {
+      await agent.close();
+    }
+  });
+
   it("reloads a changed policy, keeps the old one when the new one is bad, and sends heartbeats", async () => {
     await using nats = await startNatsServer();
     await using dir = await makeTempDir("edge-ops");
