@@ -59,8 +59,12 @@ export class EscalationService {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** Subscribes; from now on this coordinator takes a share of the escalations. */
-  start(): void {
+  /**
+   * Subscribes, and resolves once the server has the subscription (a flush): from then on this
+   * coordinator takes a share of the escalations. Without the flush a coordinator that did no other
+   * round trip (no batches) reported started before NATS routed anything to it.
+   */
+  async start(): Promise<void> {
     const { nc, subjects } = this.#o;
     this.#sub = nc.subscribe(subjects.all.escalate, {
       queue: subjects.escalationQueueGroup,
@@ -73,6 +77,7 @@ export class EscalationService {
         this.#inFlight.add(p);
       },
     });
+    await nc.flush();
   }
 
   /** Escalations this instance answered (with a result or a typed error). */

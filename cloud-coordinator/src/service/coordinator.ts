@@ -193,9 +193,9 @@ export class Coordinator {
         tracer,
         metrics: this.metrics,
       });
-      service.start();
       this.#escalations = service;
       this.#closers.push({ name: "escalations", close: () => service.close() });
+      await service.start();
     }
 
     let scheduler: BatchScheduler | undefined;
