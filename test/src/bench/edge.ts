@@ -326,8 +326,7 @@ async function main(): Promise<void> {
   const int8Load = await load(int8.url, bodies);
   const rssInt8 = await rssMb(int8.url);
   await stop(int8.child);
-  // Best of ROUNDS like the agent above: a single run of a fresh agent also times V8 warming it up,
-  // which made cache hits read slower than model answers.
+  // Best of ROUNDS (each run after its own warm-up), read the same way as the agent's model answers.
   const cached = await startAgent(policyCache, join(dir.path, "agent-cache"), natsUrl);
   const cachedRuns: Load[] = [];
   for (let i = 0; i < ROUNDS; i++) cachedRuns.push(await load(cached.url, bodies));
