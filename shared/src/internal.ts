@@ -14,7 +14,7 @@ export {
 } from "./model/featurizer.ts";
 export type { FeaturizerSettings } from "./model/featurizer.ts";
 export { checkTexts, sha256Hex } from "./model/runtime.ts";
-export { encodeBatch, FEATURE_CHUNK } from "./model/encode.ts";
+export { encodeBatch, FEATURE_CHUNK, rowMapOf } from "./model/encode.ts";
 export type { EncodedBatch, FeatureRows } from "./model/encode.ts";
 export {
   confidenceFromProbs,

@@ -11,6 +11,7 @@ import {
   MANIFEST_FORMAT_VERSION,
   MODEL_IO,
   encodeBatch,
+  rowMapOf,
   sha256Hex,
 } from "@tiergate/shared/internal";
 import type { FeatureRows, FeaturizerSettings } from "@tiergate/shared/internal";
@@ -162,11 +163,13 @@ async function writeVariant(
   const valTexts = splits.val.map((r) => r.text);
   const valGold = splits.val.map((r) => r.label);
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
-  const rows: FeatureRows = {
-    featurizer,
-    rowMap: model.rowMap.map((row) => (row < model.rowsKept ? row + 1 : 0)),
-    pad: model.rowsKept,
-  };
+  // The buckets training kept, by row (training numbers rows in bucket order, so ascending): what
+  // ROW_MAP_FILE holds, and what the runtime builds its map from.
+  const kept = new Uint32Array(model.rowsKept);
+  model.rowMap.forEach((row, b) => {
+    if (row < model.rowsKept) kept[row] = b;
+  });
+  const rows: FeatureRows = { featurizer, rowMap: rowMapOf(kept, featurizer.buckets), pad: model.rowsKept };
   let temperature = 1;
   if (splits.val.length > 0) {
     const raw = await ort.InferenceSession.create(exportOnnx(model, { temperature: 1, quantize, metadata }));
@@ -205,12 +208,9 @@ async function writeVariant(
   }
   await session.release();
   const sha256 = sha256Hex(bytes);
-  // The kept buckets, ascending: row i is the i-th (training numbers rows in bucket order).
-  const rowMapBytes = new Uint8Array(model.rowsKept * 4);
+  const rowMapBytes = new Uint8Array(kept.length * 4);
   const rowMapView = new DataView(rowMapBytes.buffer);
-  model.rowMap.forEach((row, b) => {
-    if (row < model.rowsKept) rowMapView.setUint32(row * 4, b, true);
-  });
+  kept.forEach((bucket, row) => rowMapView.setUint32(row * 4, bucket, true));
   const precision = quantize ? "int8" : "fp32";
   const task = ctx.task ?? DEFAULT_TASK;
   const manifest: ModelManifest = {

@@ -27,6 +27,17 @@ export interface FeatureRows {
 }
 
 /**
+ * FeatureRows.rowMap for a model whose embedding row i holds bucket `kept[i]`'s features: the
+ * buckets training kept, ascending and below `buckets`, as ROW_MAP_FILE lists them. The runtime
+ * builds it from the file, the trainer from what it writes there, so metrics see the map inference uses.
+ */
+export function rowMapOf(kept: ArrayLike<number>, buckets: number): Uint16Array | Int32Array {
+  const rowMap = kept.length < 0xffff ? new Uint16Array(buckets) : new Int32Array(buckets);
+  for (let row = 0; row < kept.length; row++) rowMap[kept[row] ?? 0] = row + 1;
+  return rowMap;
+}
+
+/**
  * Model inputs for a batch of texts: ids int32 [M, FEATURE_CHUNK] (each text's known features as
  * embedding rows in ceil(len / FEATURE_CHUNK) chunks, at least one, the last padded with the zero
  * row), segments int32 [M, 1] (each chunk's text index) and lengths int32 [N] (known features).

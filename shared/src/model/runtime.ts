@@ -9,7 +9,7 @@ import * as ort from "onnxruntime-node";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
 import { confidenceFromProbs } from "./confidence.ts";
 import type { Classification, Confidence } from "./confidence.ts";
-import { SingleTextInputs, encodeBatch } from "./encode.ts";
+import { SingleTextInputs, encodeBatch, rowMapOf } from "./encode.ts";
 import type { EncodedBatch, FeatureRows } from "./encode.ts";
 import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema } from "./manifest.ts";
 import type { ModelManifest } from "./manifest.ts";
@@ -321,7 +321,6 @@ async function readRowMap(dir: string, manifest: ModelManifest): Promise<Uint16A
       `${path}: ${bytes.length} bytes, want ${pad * 4} (a uint32 bucket for each of ${pad} rows)`,
     );
   }
-  const rowMap = pad < 0xffff ? new Uint16Array(buckets) : new Int32Array(buckets); // 0: unknown (FeatureRows.rowMap)
   const kept = keptBuckets(bytes, pad);
   let previous = -1;
   for (let row = 0; row < pad; row++) {
@@ -332,10 +331,9 @@ async function readRowMap(dir: string, manifest: ModelManifest): Promise<Uint16A
         `${path}: row ${row} has bucket ${bucket}; want ascending buckets below ${buckets}`,
       );
     }
-    rowMap[bucket] = row + 1;
     previous = bucket;
   }
-  return rowMap;
+  return rowMapOf(kept, buckets);
 }
 
 /**
