@@ -2,7 +2,7 @@
 // character 4-grams and a larger dimension. medium: character 3–5-grams, larger, with a hidden layer
 // (cloud tier). small takes 4-grams only and drops features seen fewer than 3 times: ~46 ids a text
 // instead of ~94 with 3–5-grams, and ONNX Runtime's Gather and ReduceSum cost per id (~2.5× faster
-// in batches); CLINC150 test accuracy 91.7% vs 90.8%, coverage at 97% 59.9% vs 62.7%, 4.7 MB (+ a 2 MB row map) vs 25 MB.
+// in batches); CLINC150 test accuracy 91.7% vs 90.8%, coverage at 97% 59.9% vs 62.7%, 4.7 MB (+ a 57 KB row map) vs 25 MB.
 import { z } from "zod";
 import { DEFAULT_MAX_FEATURES } from "@tiergate/shared/internal";
 import type { FeaturizerSettings } from "@tiergate/shared/internal";
