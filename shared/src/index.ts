@@ -273,6 +273,7 @@ export {
   ManifestSchema,
   MODEL_FILE,
   ROW_MAP_FILE,
+  TOKEN_ROWS_FILE,
   MANIFEST_FILE,
   CALIBRATION_TARGETS,
 } from "./model/manifest.ts";

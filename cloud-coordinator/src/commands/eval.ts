@@ -15,7 +15,7 @@ confusions. An out-of-scope row answered with any intent counts as wrong; a pred
 out-of-scope label is never counted as an answer.
 
 Options:
-  --model DIR          model directory (model.onnx + row-map.bin + manifest.json)
+  --model DIR          model directory (model.onnx + row-map.bin + token-rows.txt + manifest.json)
   --data FILE          labeled data
   --format jsonl|clinc jsonl (default) or CLINC150 data_full.json (evaluates test+oos_test)
   --report OUT.json    write the full report as JSON

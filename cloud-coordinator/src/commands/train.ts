@@ -7,8 +7,8 @@ import { PresetNameSchema } from "../training/presets.ts";
 
 const USAGE = `Usage: tiergate-coordinator train --data FILE --preset nano|small|medium --out DIR [options]
 
-Trains a text classifier and writes DIR/model.onnx, DIR/row-map.bin and DIR/manifest.json: hashed
-n-gram embedding bag → softmax, temperature-calibrated on the validation split, with a table from target precision
+Trains a text classifier and writes DIR/model.onnx, DIR/row-map.bin, DIR/token-rows.txt and
+DIR/manifest.json: hashed n-gram embedding bag → softmax, temperature-calibrated on the validation split, with a table from target precision
 (0.90..0.99) to confidence threshold per rule (max-prob, margin, entropy). Progress goes to stderr.
 
 Options:

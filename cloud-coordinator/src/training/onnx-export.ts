@@ -3,17 +3,19 @@
 // chunks of K ids (the runtime uses FEATURE_CHUNK = 16), its last chunk padded with the zero row R
 // (= rowsKept); a text takes ceil(len / K) chunks (at least one), the chunks of all N texts one
 // after another.
-//   ids int32 [M, K]         embedding rows in [0, R], padding = R
+//   ids int32 [M, K]         embedding rows in [0, R + V], padding = R
 //   segments int32 [M, 1]    the text (0..N-1) each chunk belongs to (Cast to int64 in-graph)
 //   lengths int32 [N]        known features per text (its shape gives N)
 // Graph:
 //   emb    = Gather(E', ids)                      [M, K, D+1]: E' = [E | known], known 1 for rows
-//                                                 training kept, row R all zeros (int8: Concat(Cast(
-//                                                 Gather(Eq, ids)) · scale[ids], known[ids]), scale[R] = 0)
+//                                                 training kept, row R all zeros, then V token rows
+//                                                 (sums of a token's rows; known = how many) (int8:
+//                                                 Concat(Cast(Gather(Eq, ids)) · scale[ids], known[ids]),
+//                                                 scale[R] = 0)
 //   chunk  = ReduceSum(emb, axis 1)               [M, D+1] per-chunk sum and count
 //   s      = ScatterND(zeros[N, D+1], segments, chunk, reduction=add)   per-text sum and count
 //   sum    = s[:, :D];  count = s[:, D]
-// (Graph version 6: the bucket → row map left the graph; a Gather(rowMap, ids) cost ~25 ns an id.
+// (Graph version 8: token rows. Version 6: the bucket → row map left the graph; a Gather(rowMap, ids) cost ~25 ns an id.
 // Version 5: chunked ids. ORT's ScatterND costs per element added, and with one index per
 // feature (version 4: ragged ids [T], segments [T, 1]) it cost as much as the Gather; summing K
 // features a chunk in ReduceSum first leaves it ~T/K rows, and padding to K wastes under K ids a
@@ -33,6 +35,11 @@ export interface ExportWeights {
   /** rowsKept × dim */
   embedding: Float32Array;
   hidden: number;
+  /**
+   * Token rows (TOKEN_ROWS_FILE), after the zero row: V × dim sums of each token's kept feature
+   * rows, and how many rows each sums (its count column).
+   */
+  tokenRows?: { embedding: Float32Array; counts: Float32Array } | undefined;
   /** dim × hidden, hidden */
   w1?: Float32Array;
   b1?: Float32Array;
@@ -89,6 +96,7 @@ export function quantizeRows(
 
 export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array {
   const { rowsKept: R, dim: D, classes: C } = w;
+  const V = w.tokenRows?.counts.length ?? 0;
   const init: OnnxTensor[] = [];
   const nodes: OnnxNode[] = [];
   init.push(i64("axis1", [1n]), i64("dim_d1", [BigInt(D + 1)]));
@@ -96,14 +104,18 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   init.push(f32("one", [], new Float32Array([1])));
   init.push(f32("inv_temperature", [], new Float32Array([1 / options.temperature])));
   if (options.quantize) {
-    const table = new Float32Array((R + 1) * D);
+    const table = new Float32Array((R + 1 + V) * D);
     table.set(w.embedding);
-    const known = new Float32Array(R + 1).fill(1);
+    const known = new Float32Array(R + 1 + V).fill(1);
     known[R] = 0;
-    const { q, scale } = quantizeRows(table, R + 1, D);
+    if (w.tokenRows !== undefined) {
+      table.set(w.tokenRows.embedding, (R + 1) * D);
+      known.set(w.tokenRows.counts, R + 1);
+    }
+    const { q, scale } = quantizeRows(table, R + 1 + V, D);
     scale[R] = 0; // the unknown row adds nothing
-    init.push({ name: "emb_q", dims: [R + 1, D], dataType: OnnxType.INT8, rawData: rawBytes(q) });
-    init.push(f32("emb_scale", [R + 1, 1], scale), f32("known", [R + 1, 1], known));
+    init.push({ name: "emb_q", dims: [R + 1 + V, D], dataType: OnnxType.INT8, rawData: rawBytes(q) });
+    init.push(f32("emb_scale", [R + 1 + V, 1], scale), f32("known", [R + 1 + V, 1], known));
     nodes.push(node("Gather", ["emb_scale", "ids"], ["scale_rows"], [int("axis", 0)]));
     nodes.push(node("Gather", ["known", "ids"], ["weight"], [int("axis", 0)]));
     nodes.push(node("Gather", ["emb_q", "ids"], ["emb_q_rows"], [int("axis", 0)]));
@@ -113,12 +125,18 @@ export function exportOnnx(w: ExportWeights, options: ExportOptions): Uint8Array
   } else {
     // Column D is 1 for rows training kept and 0 for the unknown row R (all zeros), so one Gather,
     // one ReduceSum and one ScatterND give both the sum and the count of known features.
-    const table = new Float32Array((R + 1) * (D + 1));
+    // Token rows carry their count of rows in that column.
+    const table = new Float32Array((R + 1 + V) * (D + 1));
     for (let r = 0; r < R; r++) {
       table.set(w.embedding.subarray(r * D, (r + 1) * D), r * (D + 1));
       table[r * (D + 1) + D] = 1;
     }
-    init.push(f32("embedding", [R + 1, D + 1], table));
+    for (let v = 0; v < V && w.tokenRows !== undefined; v++) {
+      const r = R + 1 + v;
+      table.set(w.tokenRows.embedding.subarray(v * D, (v + 1) * D), r * (D + 1));
+      table[r * (D + 1) + D] = w.tokenRows.counts[v] ?? 0;
+    }
+    init.push(f32("embedding", [R + 1 + V, D + 1], table));
     nodes.push(node("Gather", ["embedding", "ids"], ["weighted"], [int("axis", 0)]));
   }
   nodes.push(node("ReduceSum", ["weighted", "axis1"], ["chunks"], [int("keepdims", 0)]));

@@ -1,10 +1,17 @@
 // train → fit temperature on validation → export ONNX → thresholds on validation → metrics → model
-// directory (model.onnx + row-map.bin + manifest.json). Every number in the manifest comes from ONNX Runtime
+// directory (model.onnx + row-map.bin + token-rows.txt + manifest.json). Every number in the manifest comes from ONNX Runtime
 // running the exported graph on the featurized splits, as inference will.
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
-import { ErrorCode, MANIFEST_FILE, MODEL_FILE, ROW_MAP_FILE, TiergateError } from "@tiergate/shared";
+import {
+  ErrorCode,
+  MANIFEST_FILE,
+  MODEL_FILE,
+  ROW_MAP_FILE,
+  TOKEN_ROWS_FILE,
+  TiergateError,
+} from "@tiergate/shared";
 import type { ModelManifest, SplitMetrics } from "@tiergate/shared";
 import {
   MANIFEST_FORMAT,
@@ -13,6 +20,7 @@ import {
   encodeBatch,
   rowMapOf,
   sha256Hex,
+  tokenRowsOf,
 } from "@tiergate/shared/internal";
 import type { FeatureRows, FeaturizerSettings } from "@tiergate/shared/internal";
 import { loadSplits } from "./data.ts";
@@ -21,6 +29,8 @@ import { calibrationTable, fitTemperature, predictionsFromProbs, splitMetrics } 
 import { exportOnnx } from "./onnx-export.ts";
 import { ONNX_OPSET } from "./onnx-proto.ts";
 import { PRESETS } from "./presets.ts";
+import { tokenRowsFileBytes, trainTokenRows } from "./token-rows.ts";
+import type { TrainedTokenRows } from "./token-rows.ts";
 import type { PresetName } from "./presets.ts";
 import { trainClassifier } from "./trainer.ts";
 import type { Example, TrainProgress, TrainedModel } from "./trainer.ts";
@@ -115,13 +125,20 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainedDir
     onProgress: (p: TrainProgress) =>
       log(`  epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(4)} ${(p.elapsedMs / 1000).toFixed(1)} s`),
   });
-  log(`trained in ${(model.durationMs / 1000).toFixed(1)} s (${model.rowsKept} embedding rows)`);
+  const tokenRows = trainTokenRows(
+    model,
+    splits.train.map((r) => r.text),
+    preset.featurizer,
+  );
+  log(
+    `trained in ${(model.durationMs / 1000).toFixed(1)} s (${model.rowsKept} embedding rows, ${tokenRows.tokens.length} token rows)`,
+  );
   const variants: { dir: string; quantize: boolean }[] = [{ dir: options.out, quantize: false }];
   if (options.quantize === true) variants.push({ dir: `${options.out}-int8`, quantize: true });
   const results: TrainedDir[] = [];
   for (const v of variants) {
     results.push(
-      await writeVariant(model, v.dir, v.quantize, {
+      await writeVariant(model, tokenRows, v.dir, v.quantize, {
         ...options,
         seed,
         labels,
@@ -152,12 +169,14 @@ interface VariantContext {
 }
 
 async function writeVariant(
-  model: TrainedModel,
+  trained: TrainedModel,
+  tokenRows: TrainedTokenRows,
   dir: string,
   quantize: boolean,
   ctx: VariantContext,
 ): Promise<TrainedDir> {
   const { labels, splits, featurizer, oosLabel } = ctx;
+  const model = { ...trained, tokenRows };
   const C = labels.length;
   const metadata = { task: ctx.task ?? DEFAULT_TASK, preset: ctx.presetName, labels: labels.join("\n") };
   const valTexts = splits.val.map((r) => r.text);
@@ -169,7 +188,12 @@ async function writeVariant(
   model.rowMap.forEach((row, b) => {
     if (row < model.rowsKept) kept[row] = b;
   });
-  const rows: FeatureRows = { featurizer, rowMap: rowMapOf(kept, featurizer.buckets), pad: model.rowsKept };
+  const rows: FeatureRows = {
+    featurizer,
+    rowMap: rowMapOf(kept, featurizer.buckets),
+    pad: model.rowsKept,
+    tokens: tokenRowsOf(tokenRows.tokens, model.rowsKept),
+  };
   let temperature = 1;
   if (splits.val.length > 0) {
     const raw = await ort.InferenceSession.create(exportOnnx(model, { temperature: 1, quantize, metadata }));
@@ -211,6 +235,7 @@ async function writeVariant(
   const rowMapBytes = new Uint8Array(kept.length * 4);
   const rowMapView = new DataView(rowMapBytes.buffer);
   kept.forEach((bucket, row) => rowMapView.setUint32(row * 4, bucket, true));
+  const tokenBytes = tokenRowsFileBytes(tokenRows.tokens);
   const precision = quantize ? "int8" : "fp32";
   const task = ctx.task ?? DEFAULT_TASK;
   const manifest: ModelManifest = {
@@ -225,6 +250,12 @@ async function writeVariant(
     featurizer,
     onnx: { file: MODEL_FILE, sha256, bytes: bytes.length, opset: ONNX_OPSET },
     rowMap: { file: ROW_MAP_FILE, sha256: sha256Hex(rowMapBytes), bytes: rowMapBytes.length },
+    tokenRows: {
+      file: TOKEN_ROWS_FILE,
+      sha256: sha256Hex(tokenBytes),
+      bytes: tokenBytes.length,
+      tokens: tokenRows.tokens.length,
+    },
     temperature,
     calibration: { split: "validation", oosShare: ctx.oosShare, table },
     metrics,
@@ -244,10 +275,11 @@ async function writeVariant(
     createdAt: new Date().toISOString(),
   };
   await mkdir(dir, { recursive: true });
-  // model.onnx and row map first, manifest last (renamed into place): a reader never sees a
-  // manifest without its files.
+  // model.onnx, row map and token rows first, manifest last (renamed into place): a reader never
+  // sees a manifest without its files.
   await writeFile(join(dir, MODEL_FILE), bytes);
   await writeFile(join(dir, ROW_MAP_FILE), rowMapBytes);
+  await writeFile(join(dir, TOKEN_ROWS_FILE), tokenBytes);
   await writeFile(join(dir, `${MANIFEST_FILE}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
   await rename(join(dir, `${MANIFEST_FILE}.tmp`), join(dir, MANIFEST_FILE));
   const t = metrics["test"] ?? metrics["validation"];

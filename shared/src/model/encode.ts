@@ -1,9 +1,9 @@
-// Texts → the graph's inputs (graph version 6): each text's features hashed to buckets, mapped to
-// embedding rows by the model's row map (features training did not keep are dropped), in chunks of
-// FEATURE_CHUNK ids.
+// Texts → the graph's inputs (graph version 8): each text's features hashed to buckets, mapped to
+// embedding rows by the model's row map (features training did not keep are dropped), a token with a
+// token row as that one row, in chunks of FEATURE_CHUNK ids.
 import * as ort from "onnxruntime-node";
 import { featurizeInto } from "./featurizer.ts";
-import type { FeaturizerSettings } from "./featurizer.ts";
+import type { FeaturizerSettings, TokenRows } from "./featurizer.ts";
 import { MODEL_IO } from "./manifest.ts";
 
 /**
@@ -24,6 +24,8 @@ export interface FeatureRows {
   rowMap: Uint16Array | Int32Array;
   /** The zero row (training's rowsKept): padding, and the row of every unknown bucket. */
   pad: number;
+  /** The model's token rows (TOKEN_ROWS_FILE, after `pad`), when it has any. */
+  tokens?: TokenRows | undefined;
 }
 
 /**
@@ -35,6 +37,18 @@ export function rowMapOf(kept: ArrayLike<number>, buckets: number): Uint16Array 
   const rowMap = kept.length < 0xffff ? new Uint16Array(buckets) : new Int32Array(buckets);
   for (let row = 0; row < kept.length; row++) rowMap[kept[row] ?? 0] = row + 1;
   return rowMap;
+}
+
+/**
+ * FeatureRows.tokens for a model whose token rows (TOKEN_ROWS_FILE) follow its zero row `pad`: the
+ * i-th token's row is pad + 1 + i. The runtime builds it from the file, the trainer from what it
+ * writes there. Undefined when there are none.
+ */
+export function tokenRowsOf(tokens: readonly string[], pad: number): TokenRows | undefined {
+  if (tokens.length === 0) return undefined;
+  const rows = new Map<string, number>();
+  for (let i = 0; i < tokens.length; i++) rows.set(tokens[i] ?? "", pad + 1 + i);
+  return { rowOf: (token) => rows.get(token) ?? -1 };
 }
 
 /**
@@ -50,14 +64,15 @@ export interface EncodedBatch {
 /**
  * Featurizes `text` into `out` at `at` and maps the buckets to rows in place, keeping only the
  * features training kept (an unknown one would add the zero row: nothing to the sum or the count).
- * Returns how many it kept.
+ * A token row comes from the featurizer as `~row`. Returns how many it kept.
  */
 function featureRowsInto(text: string, rows: FeatureRows, out: Int32Array, at: number): number {
-  const n = featurizeInto(text, rows.featurizer, out, at);
+  const n = featurizeInto(text, rows.featurizer, out, at, rows.tokens);
   const { rowMap } = rows;
   let kept = 0;
   for (let j = at, end = at + n; j < end; j++) {
-    const rowPlusOne = rowMap[out[j] ?? 0] ?? 0;
+    const id = out[j] ?? 0;
+    const rowPlusOne = id < 0 ? -id : (rowMap[id] ?? 0);
     if (rowPlusOne !== 0) out[at + kept++] = rowPlusOne - 1;
   }
   return kept;

@@ -5,6 +5,7 @@ import {
   featurize,
   featurizeInto,
   normalizeText,
+  tokenBuckets,
   tokenize,
 } from "./featurizer.ts";
 import type { FeaturizerSettings } from "./featurizer.ts";
@@ -125,5 +126,48 @@ describe("featurizer", () => {
     expect(Array.from(out.subarray(3 + a, 3 + a + b))).toEqual(
       Array.from(featurize("日本 😀x café", SETTINGS)),
     );
+  });
+
+  it("writes a token that has a token row as one id ~row in place of its own features, bigrams kept", () => {
+    const text = "What's my balance today?";
+    const rowOf = (t: string) => (t === "balance" ? 7 : t === "my" ? 0 : -1);
+    const out = new Int32Array(SETTINGS.maxFeatures);
+    const n = featurizeInto(text, SETTINGS, out, 0, { rowOf });
+    const got = Array.from(out.subarray(0, n));
+    const plain = Array.from(featurize(text, SETTINGS));
+    const own = (t: string) => Array.from(tokenBuckets(t, SETTINGS));
+    // plain: words, bigrams, then each token's char n-grams; with rows, "my" and "balance" are ~0 and ~7
+    const words = ["whats", "my", "balance", "today"];
+    const bigrams = plain.slice(words.length, 2 * words.length - 1);
+    const want = [
+      own("whats")[0],
+      ~0,
+      ~7,
+      own("today")[0],
+      ...bigrams,
+      ...own("whats").slice(1),
+      ...own("today").slice(1),
+    ];
+    expect(got).toEqual(want);
+    // a token's own features are its word id and char n-gram ids, as the plain path gives them
+    expect(plain).toEqual([
+      ...words.map((w) => own(w)[0]),
+      ...bigrams,
+      ...words.flatMap((w) => own(w).slice(1)),
+    ]);
+    // non-ASCII text takes the plain path
+    const m = featurizeInto("my café balance", SETTINGS, out, 0, { rowOf });
+    expect(Array.from(out.subarray(0, m))).toEqual(Array.from(featurize("my café balance", SETTINGS)));
+  });
+
+  it("gives the plain ids when the features would not all fit in maxFeatures", () => {
+    const settings: FeaturizerSettings = { ...SETTINGS, maxFeatures: 20 };
+    const rows = { rowOf: (t: string) => (t === "balance" ? 3 : -1) };
+    const out = new Int32Array(settings.maxFeatures);
+    const long = "show me the balance of my savings account please";
+    const n = featurizeInto(long, settings, out, 0, rows);
+    expect(Array.from(out.subarray(0, n))).toEqual(Array.from(featurize(long, settings)));
+    const short = featurizeInto("balance", settings, out, 0, rows); // 1 word + 18 char n-grams: fits
+    expect(Array.from(out.subarray(0, short))).toEqual([~3]);
   });
 });

@@ -89,12 +89,25 @@ export const TOKEN_CACHE_MAX_ENTRIES = 50_000;
 export const TOKEN_TABLE_MIN_SLOTS = 1024;
 
 /**
+ * Tokens whose own features (word unigram and character n-grams) a model has summed into one
+ * embedding row (its TOKEN_ROWS_FILE): `rowOf` gives that row, or -1. With it, `featurizeInto` writes
+ * such a token as one id, `~row` (negative), in place of its word id and char n-gram ids; bigrams
+ * are written as before. Only ASCII texts whose features all fit in `maxFeatures` take this path
+ * (the sum is then the same, in another order); others get the plain ids.
+ */
+export interface TokenRows {
+  rowOf(token: string): number;
+}
+
+/**
  * A token's features: ids = [FNV state after "b:" + token + " " (as int32), word id, char n-gram
- * ids…]. `token` is lowercased, apostrophes dropped (the bytes its features hash).
+ * ids…]. `token` is lowercased, apostrophes dropped (the bytes its features hash). `row` is its
+ * TokenRows row, -1 for none or when featurizing without TokenRows.
  */
 interface TokenEntry {
   readonly token: string;
   readonly ids: Int32Array;
+  readonly row: number;
 }
 
 /**
@@ -152,19 +165,28 @@ class TokenTable {
   }
 }
 
-const tokenCaches = new WeakMap<FeaturizerSettings, TokenTable>();
+/** Token caches by settings object, or by TokenRows object (its `row`s are that model's). */
+const tokenCaches = new WeakMap<FeaturizerSettings | TokenRows, TokenTable>();
 let scratch = new Int32Array(DEFAULT_MAX_FEATURES);
 /** One ASCII call's token entries and bigram ids (reused: featurizing never yields). */
 const tokenScratch: TokenEntry[] = [];
 let bigramScratch = new Int32Array(DEFAULT_MAX_FEATURES);
 
-function cacheFor(settings: FeaturizerSettings): TokenTable {
-  let cache = tokenCaches.get(settings);
+function cacheFor(key: FeaturizerSettings | TokenRows): TokenTable {
+  let cache = tokenCaches.get(key);
   if (cache === undefined) {
     cache = new TokenTable();
-    tokenCaches.set(settings, cache);
+    tokenCaches.set(key, cache);
   }
   return cache;
+}
+
+/**
+ * The buckets of an ASCII token's own features, as `featurize` gives them: its word unigram, then
+ * its character n-grams. `token` is as `tokenize` gives it ([a-z0-9]+). What a TokenRows row sums.
+ */
+export function tokenBuckets(token: string, settings: FeaturizerSettings): Int32Array {
+  return tokenFeatures(token, settings).subarray(1);
 }
 
 function tokenFeatures(token: string, settings: FeaturizerSettings): Int32Array {
@@ -207,9 +229,15 @@ function sameToken(text: string, from: number, to: number, token: string): boole
  * and each distinct token's other ids come from a bounded cache. Returns -1 (having written some
  * of `out`) when the text is not ASCII.
  */
-function featurizeAscii(text: string, settings: FeaturizerSettings, out: Int32Array, at: number): number {
+function featurizeAscii(
+  text: string,
+  settings: FeaturizerSettings,
+  out: Int32Array,
+  at: number,
+  tokenRows: TokenRows | undefined,
+): number {
   const { buckets, maxFeatures } = settings;
-  const cache = cacheFor(settings);
+  const cache = cacheFor(tokenRows ?? settings);
   if (bigramScratch.length < maxFeatures) bigramScratch = new Int32Array(maxFeatures);
   const bigrams = settings.wordNgrams >= 2;
   const len = text.length;
@@ -236,7 +264,7 @@ function featurizeAscii(text: string, settings: FeaturizerSettings, out: Int32Ar
         let entry = cache.get(hw, text, from, i);
         if (entry === undefined) {
           const token = text.slice(from, i).toLowerCase().replaceAll("'", "");
-          entry = { token, ids: tokenFeatures(token, settings) };
+          entry = { token, ids: tokenFeatures(token, settings), row: tokenRows?.rowOf(token) ?? -1 };
           cache.set(hw, entry);
         }
         out[at + count] = bucketOf(hw, buckets);
@@ -247,6 +275,10 @@ function featurizeAscii(text: string, settings: FeaturizerSettings, out: Int32Ar
       count++;
       from = -1;
     }
+  }
+  if (tokenRows !== undefined && count <= maxFeatures) {
+    const n = withTokenRows(out, at, count, bigrams, charsOn(settings), maxFeatures);
+    if (n >= 0) return n;
   }
   let n = Math.min(count, maxFeatures);
   if (bigrams) {
@@ -265,16 +297,52 @@ function featurizeAscii(text: string, settings: FeaturizerSettings, out: Int32Ar
 }
 
 /**
+ * The ids of `featurizeAscii`'s `count` tokens (in tokenScratch, their word ids already in `out`)
+ * with TokenRows: per token `~row` or its word id, the bigrams, then the char n-grams of the tokens
+ * without a row. -1 when the plain features would not all fit in `maxFeatures` (the plain path then
+ * cuts them, and the sum would differ).
+ */
+function withTokenRows(
+  out: Int32Array,
+  at: number,
+  count: number,
+  bigrams: boolean,
+  chars: boolean,
+  maxFeatures: number,
+): number {
+  let plain = bigrams && count > 0 ? 2 * count - 1 : count;
+  if (chars) for (let t = 0; t < count; t++) plain += (tokenScratch[t]?.ids.length ?? 2) - 2;
+  if (plain > maxFeatures) return -1;
+  for (let t = 0; t < count; t++) {
+    const row = tokenScratch[t]?.row ?? -1;
+    if (row >= 0) out[at + t] = ~row;
+  }
+  let n = count;
+  if (bigrams) for (let t = 0; t + 1 < count; t++) out[at + n++] = bigramScratch[t] ?? 0;
+  if (chars) {
+    for (let t = 0; t < count; t++) {
+      const entry = tokenScratch[t];
+      if (entry === undefined || entry.row >= 0) continue;
+      const ids = entry.ids;
+      for (let j = 2; j < ids.length; j++) out[at + n++] = ids[j] ?? 0;
+    }
+  }
+  return n;
+}
+
+/**
  * Writes `text`'s ids (as `featurize` gives them) into `out` from `at`, which needs room for
- * `settings.maxFeatures`; returns how many. Lets a batch encoder skip one array per text.
+ * `settings.maxFeatures`; returns how many. Lets a batch encoder skip one array per text. With
+ * `tokenRows`, a token that has a row is one id `~row` instead of its own features (TokenRows).
  */
 export function featurizeInto(
   text: string,
   settings: FeaturizerSettings,
   out: Int32Array,
   at: number,
+  tokenRows?: TokenRows,
 ): number {
-  const n = featurizeAscii(text, settings, out, at);
+  const n = featurizeAscii(text, settings, out, at, tokenRows);
   if (n >= 0) return n;
   const ids = featurizeGeneral(text, settings);
   out.set(ids, at);
@@ -284,7 +352,7 @@ export function featurizeInto(
 /** Bucket ids in [0, buckets) of `text`'s features (duplicates kept), without building strings. */
 export function featurize(text: string, settings: FeaturizerSettings): Int32Array {
   if (scratch.length < settings.maxFeatures) scratch = new Int32Array(settings.maxFeatures);
-  const n = featurizeAscii(text, settings, scratch, 0);
+  const n = featurizeAscii(text, settings, scratch, 0, undefined);
   return n >= 0 ? scratch.slice(0, n) : featurizeGeneral(text, settings);
 }
 

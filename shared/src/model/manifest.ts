@@ -13,6 +13,14 @@ export const MANIFEST_FILE = "manifest.json";
  * as a full table, which took ~20 ms to read and check at start.
  */
 export const ROW_MAP_FILE = "row-map.bin";
+/**
+ * Token rows: ASCII tokens seen in training, one a line (UTF-8, each line ending in "\n"), sorted;
+ * the i-th token's own features (word unigram and character n-grams the model kept, at least two)
+ * are summed in embedding row `training.rowsKept + 1 + i`, its column of counts included, so a
+ * text's ids carry one row for the token instead of one per feature. The graph's mean is then the
+ * same up to float rounding: for small on CLINC150, ~16 ids a text instead of ~36.
+ */
+export const TOKEN_ROWS_FILE = "token-rows.txt";
 export const MANIFEST_FORMAT = "tiergate-model";
 /**
  * The graph's version. 2: ragged inputs (ids, segments, lengths). 3: the same inputs; the count of
@@ -23,9 +31,10 @@ export const MANIFEST_FORMAT = "tiergate-model";
  * left the graph for ROW_MAP_FILE, so the runtime maps ids in JS and drops the features training
  * never kept (a Gather of ~25 ns an id in ONNX Runtime, and fewer ids for the rest of the graph),
  * and pads with the zero row `training.rowsKept`. 7: ROW_MAP_FILE lists the kept buckets instead of
- * a row per bucket. ensureModels retrains models of another version.
+ * a row per bucket. 8: token rows after the zero row (TOKEN_ROWS_FILE). ensureModels retrains models of
+ * another version.
  */
-export const MANIFEST_FORMAT_VERSION = 7;
+export const MANIFEST_FORMAT_VERSION = 8;
 /** Graph input/output names every tiergate model uses. */
 export const MODEL_IO = {
   ids: "ids",
@@ -100,6 +109,12 @@ export const ManifestSchema = z.strictObject({
     file: z.literal(ROW_MAP_FILE),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     bytes: z.int().positive(),
+  }),
+  tokenRows: z.strictObject({
+    file: z.literal(TOKEN_ROWS_FILE),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.int().nonnegative(),
+    tokens: z.int().nonnegative(),
   }),
   /** Temperature already applied in-graph: `probs` = softmax(logits / temperature). */
   temperature: z.number().positive(),

@@ -1,4 +1,4 @@
-// Loads a model directory (model.onnx, row-map.bin, manifest.json), verifies their sha256s and classifies texts
+// Loads a model directory (model.onnx, row-map.bin, token-rows.txt, manifest.json), verifies their sha256s and classifies texts
 // with onnxruntime-node. The forward pass always runs in ONNX Runtime; JS only featurizes and reads
 // the `probs` output (already temperature-calibrated in-graph).
 import { createHash, randomUUID } from "node:crypto";
@@ -9,9 +9,10 @@ import * as ort from "onnxruntime-node";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
 import { confidenceFromProbs } from "./confidence.ts";
 import type { Classification, Confidence } from "./confidence.ts";
-import { SingleTextInputs, encodeBatch, rowMapOf } from "./encode.ts";
+import type { TokenRows } from "./featurizer.ts";
+import { SingleTextInputs, encodeBatch, rowMapOf, tokenRowsOf } from "./encode.ts";
 import type { EncodedBatch, FeatureRows } from "./encode.ts";
-import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema } from "./manifest.ts";
+import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema, TOKEN_ROWS_FILE } from "./manifest.ts";
 import type { ModelManifest } from "./manifest.ts";
 
 export const DEFAULT_INTRA_OP_THREADS = 1;
@@ -71,13 +72,14 @@ export class ModelRuntime {
     dir: string,
     manifest: ModelManifest,
     rowMap: Uint16Array | Int32Array,
+    tokens: TokenRows | undefined,
     session: ort.InferenceSession,
     topK: number,
   ) {
     this.dir = dir;
     this.manifest = manifest;
     this.session = session;
-    this.featureRows = { featurizer: manifest.featurizer, rowMap, pad: manifest.training.rowsKept };
+    this.featureRows = { featurizer: manifest.featurizer, rowMap, pad: manifest.training.rowsKept, tokens };
     this.#topK = Math.max(1, Math.min(topK, manifest.labels.length));
     this.#single = new SingleTextInputs(this.featureRows);
   }
@@ -125,26 +127,34 @@ export class ModelRuntime {
     const n = labels.length;
     const oos = this.manifest.oosLabel;
     const k = this.#topK;
-    // The best max(k, 2) labels of each row in one pass: top-1 and top-2 also give maxProb and margin.
-    const kk = Math.min(n, Math.max(k, 2));
-    const idx = new Int32Array(kk);
-    const val = new Float64Array(kk);
     const result = new Array<Classification>(rows);
+    // The best two labels of each row in one pass (maxProb and margin); ties keep the lower index,
+    // as `top` (built when first read) does.
     for (let r = 0; r < rows; r++) {
       const off = r * n;
-      const filled = Math.min(kk, kk <= 3 ? top3(data, off, n, idx, val) : topK(data, off, n, idx, val));
-      const top = new Array<{ label: string; p: number }>(Math.min(k, filled));
-      for (let i = 0; i < top.length; i++) top[i] = { label: labels[idx[i] ?? 0] ?? "", p: val[i] ?? 0 };
-      const p1 = Math.max(0, val[0] ?? 0);
-      const p2 = filled > 1 ? Math.max(0, val[1] ?? 0) : 0;
-      const label = labels[idx[0] ?? 0] ?? "";
-      result[r] = {
+      let v0 = -1;
+      let v1 = -1;
+      let i0 = 0;
+      for (let j = 0; j < n; j++) {
+        const p = data[off + j] ?? 0;
+        if (p <= v1) continue;
+        if (p > v0) {
+          v1 = v0;
+          v0 = p;
+          i0 = j;
+        } else v1 = p;
+      }
+      const p1 = Math.max(0, v0);
+      const p2 = n > 1 ? Math.max(0, v1) : 0;
+      const label = labels[i0] ?? "";
+      result[r] = new RowClassification(
         label,
-        probability: val[0] ?? 0,
-        confidence: new RowConfidence(p1, p1 - p2, data, off, n),
-        top,
-        outOfScope: label === oos,
-      };
+        v0,
+        new RowConfidence(p1, p1 - p2, data, off, n),
+        label === oos,
+        labels,
+        k,
+      );
     }
     return result;
   }
@@ -181,47 +191,6 @@ function topK(data: Float32Array, off: number, n: number, idx: Int32Array, val: 
   return filled;
 }
 
-/** `topK` for the best three (the default), in locals: about half the time a row. Returns min(n, 3). */
-function top3(data: Float32Array, off: number, n: number, idx: Int32Array, val: Float64Array): number {
-  let v0 = -1;
-  let v1 = -1;
-  let v2 = -1;
-  let i0 = 0;
-  let i1 = 0;
-  let i2 = 0;
-  for (let j = 0; j < n; j++) {
-    const p = data[off + j] ?? 0;
-    if (p <= v2) continue;
-    if (p > v0) {
-      v2 = v1;
-      i2 = i1;
-      v1 = v0;
-      i1 = i0;
-      v0 = p;
-      i0 = j;
-    } else if (p > v1) {
-      v2 = v1;
-      i2 = i1;
-      v1 = p;
-      i1 = j;
-    } else {
-      v2 = p;
-      i2 = j;
-    }
-  }
-  idx[0] = i0;
-  val[0] = v0;
-  if (idx.length > 1) {
-    idx[1] = i1;
-    val[1] = v1;
-  }
-  if (idx.length > 2) {
-    idx[2] = i2;
-    val[2] = v2;
-  }
-  return Math.min(n, 3);
-}
-
 /**
  * A row's confidence with the entropy computed when first read: it costs a logarithm per label
  * (most of decoding a row), and acceptance rules other than `entropy` never read it. `entropy` is a
@@ -250,8 +219,70 @@ export class RowConfidence implements Confidence {
     return this.#entropy;
   }
 
+  /** The batch's probs and this row's offset in them. */
+  get row(): { probs: Float32Array; off: number } {
+    return { probs: this.#probs, off: this.#off };
+  }
+
   toJSON(): Confidence {
     return { maxProb: this.maxProb, margin: this.margin, entropy: this.entropy };
+  }
+}
+
+/**
+ * A row's classification with `top` built when first read (an array and k objects a row, most of
+ * decoding a batch's rows, and the cascade reads only the label and confidence). Like RowConfidence,
+ * `top` is a getter on the prototype: JSON sees it through `toJSON`, a spread does not.
+ */
+export class RowClassification implements Classification {
+  readonly label: string;
+  readonly probability: number;
+  readonly confidence: RowConfidence;
+  readonly outOfScope: boolean;
+  readonly #labels: readonly string[];
+  readonly #k: number;
+  #top: { label: string; p: number }[] | undefined;
+
+  constructor(
+    label: string,
+    probability: number,
+    confidence: RowConfidence,
+    outOfScope: boolean,
+    labels: readonly string[],
+    k: number,
+  ) {
+    this.label = label;
+    this.probability = probability;
+    this.confidence = confidence;
+    this.outOfScope = outOfScope;
+    this.#labels = labels;
+    this.#k = k;
+  }
+
+  /** The best `topK` labels, best first; ties keep label order. */
+  get top(): { label: string; p: number }[] {
+    if (this.#top === undefined) {
+      const { probs, off } = this.confidence.row;
+      const n = this.#labels.length;
+      const idx = new Int32Array(Math.min(this.#k, n));
+      const val = new Float64Array(idx.length);
+      const filled = topK(probs, off, n, idx, val);
+      this.#top = Array.from({ length: filled }, (_, i) => ({
+        label: this.#labels[idx[i] ?? 0] ?? "",
+        p: val[i] ?? 0,
+      }));
+    }
+    return this.#top;
+  }
+
+  toJSON(): Classification {
+    return {
+      label: this.label,
+      probability: this.probability,
+      confidence: this.confidence.toJSON(),
+      top: this.top,
+      outOfScope: this.outOfScope,
+    };
   }
 }
 
@@ -336,6 +367,44 @@ async function readRowMap(dir: string, manifest: ModelManifest): Promise<Uint16A
   return rowMapOf(kept, buckets);
 }
 
+const TOKEN_RE = /^[a-z0-9]+$/;
+
+/**
+ * Reads `dir`'s token rows (TOKEN_ROWS_FILE): MODEL_NOT_FOUND when missing, MODEL_INTEGRITY when its
+ * sha256 differs from the manifest's, MODEL_LOAD_FAILED when it is not the manifest's count of
+ * sorted, distinct [a-z0-9] tokens a line. Undefined for a model without token rows.
+ */
+export async function readTokenRows(dir: string, manifest: ModelManifest): Promise<TokenRows | undefined> {
+  const path = join(dir, TOKEN_ROWS_FILE);
+  const bytes = await readOrNotFound(path, "token rows file");
+  const actual = sha256Hex(bytes);
+  if (actual !== manifest.tokenRows.sha256) {
+    throw new TiergateError(
+      ErrorCode.MODEL_INTEGRITY,
+      `${path}: sha256 ${actual} differs from the manifest's ${manifest.tokenRows.sha256}`,
+    );
+  }
+  const want = manifest.tokenRows.tokens;
+  const text = bytes.toString("utf8");
+  const lines = text === "" ? [] : text.split("\n");
+  if (lines.pop() !== (want === 0 ? undefined : "") || lines.length !== want) {
+    throw new TiergateError(
+      ErrorCode.MODEL_LOAD_FAILED,
+      `${path}: want ${want} tokens, one a line, each line ending in a newline`,
+    );
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const token = lines[i] ?? "";
+    if (!TOKEN_RE.test(token) || (i > 0 && token <= (lines[i - 1] ?? ""))) {
+      throw new TiergateError(
+        ErrorCode.MODEL_LOAD_FAILED,
+        `${path}: line ${i + 1} ${JSON.stringify(token.slice(0, 40))}; want sorted, distinct [a-z0-9]+ tokens`,
+      );
+    }
+  }
+  return tokenRowsOf(lines, manifest.training.rowsKept);
+}
+
 /**
  * The row map's `rows` uint32 little-endian values: a view of the bytes where the CPU is little-endian
  * (x64, arm64) and they are aligned, else decoded. The load reads them once, before V8 has compiled
@@ -405,7 +474,7 @@ async function ortCacheIntact(entry: string): Promise<boolean> {
 }
 
 /**
- * Loads a model directory: manifest, row map and model.onnx, each sha256-checked against the
+ * Loads a model directory: manifest, row map, token rows and model.onnx, each sha256-checked against the
  * manifest (MODEL_INTEGRITY on mismatch, MODEL_NOT_FOUND when missing), then an ONNX Runtime
  * session (MODEL_LOAD_FAILED).
  *
@@ -422,6 +491,7 @@ async function ortCacheIntact(entry: string): Promise<boolean> {
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<ModelRuntime> {
   const manifest = await readManifest(dir);
   const rowMap = await readRowMap(dir, manifest);
+  const tokens = await readTokenRows(dir, manifest);
   const topK = options.topK ?? DEFAULT_TOP_K;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
@@ -433,7 +503,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   if (entry !== undefined && (await ortCacheIntact(entry))) {
     try {
       const session = await ort.InferenceSession.create(join(entry, CACHE_GRAPH), sessionOptions);
-      return new ModelRuntime(dir, manifest, rowMap, session, topK);
+      return new ModelRuntime(dir, manifest, rowMap, tokens, session, topK);
     } catch {
       // An entry ONNX Runtime refuses is rebuilt from model.onnx below.
     }
@@ -501,5 +571,5 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     }
     await rm(made, { recursive: true, force: true }).catch(() => undefined);
   }
-  return new ModelRuntime(dir, manifest, rowMap, session, topK);
+  return new ModelRuntime(dir, manifest, rowMap, tokens, session, topK);
 }

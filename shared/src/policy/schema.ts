@@ -160,7 +160,7 @@ export const TierSchema = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      "model directory (model.onnx + row-map.bin + manifest.json), relative to the policy file; not with llm",
+      "model directory (model.onnx + row-map.bin + token-rows.txt + manifest.json), relative to the policy file; not with llm",
     ),
   accept: AcceptSchema.optional().describe("acceptance rule; required for model tiers, absent for llm tiers"),
   llm: TierLlmSchema.optional().describe(

@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MANIFEST_FILE, MODEL_FILE, ROW_MAP_FILE, readManifest } from "@tiergate/shared";
+import { MANIFEST_FILE, MODEL_FILE, ROW_MAP_FILE, TOKEN_ROWS_FILE, readManifest } from "@tiergate/shared";
 import { MANIFEST_FORMAT_VERSION, sha256Hex } from "@tiergate/shared/internal";
 import type { ModelManifest } from "@tiergate/shared";
 import { dataSha256 } from "../../../cloud-coordinator/src/training/data.ts";
@@ -95,6 +95,7 @@ export async function staleReason(dir: string, preset: PresetName, dataHash: str
     manifest = await readManifest(dir);
     if (sha256Hex(await readFile(join(dir, MODEL_FILE))) !== manifest.onnx.sha256) return "model.onnx does not match its sha256";
     if (sha256Hex(await readFile(join(dir, ROW_MAP_FILE))) !== manifest.rowMap.sha256) return "row-map.bin does not match its sha256";
+    if (sha256Hex(await readFile(join(dir, TOKEN_ROWS_FILE))) !== manifest.tokenRows.sha256) return "token-rows.txt does not match its sha256";
   } catch (err) {
     return `unreadable (${err instanceof Error ? err.message : String(err)})`;
   }

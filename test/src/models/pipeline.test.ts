@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MicroBatcher, TiergateError, loadModel, thresholdFor } from "@tiergate/shared";
 import type { ModelRuntime } from "@tiergate/shared";
-import { FEATURE_CHUNK, confidenceFromProbs, featurize } from "@tiergate/shared/internal";
+import { FEATURE_CHUNK, confidenceFromProbs, encodeBatch, featurize } from "@tiergate/shared/internal";
 import { evalCommand } from "../../../cloud-coordinator/src/commands/eval.ts";
 import { trainCommand } from "../../../cloud-coordinator/src/commands/train.ts";
 import type { CliIo } from "../../../cloud-coordinator/src/cli.ts";
@@ -35,11 +35,12 @@ async function subset(rows: Pair[], oos: Pair[], labels: Set<string>, file: stri
   await writeFile(file, picked.map(([text, label]) => JSON.stringify({ text, label })).join("\n"));
 }
 
-async function trainTo(out: string, seed: number, extra: string[] = []): Promise<number> {
-  const args = ["--data", train, "--val", val, "--test", test, "--preset", "nano", "--out", out, "--seed", String(seed)];
+async function trainTo(out: string, seed: number, extra: string[] = [], preset = "nano"): Promise<number> {
+  const args = ["--data", train, "--val", val, "--test", test, "--preset", preset, "--out", out, "--seed", String(seed)];
   return trainCommand.run([...args, ...extra], io());
 }
 
+const MODEL_FILES = ["manifest.json", "model.onnx", "row-map.bin", "token-rows.txt"];
 const sha = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
 
 beforeAll(async () => {
@@ -278,7 +279,7 @@ describe("loading and eval errors", () => {
     for (const file of ["model.onnx", "row-map.bin"]) {
       const copy = join(tmp.path, `tampered-${file}`);
       await mkdir(copy);
-      for (const f of ["manifest.json", "model.onnx", "row-map.bin"]) await copyFile(join(modelDir, f), join(copy, f));
+      for (const f of MODEL_FILES) await copyFile(join(modelDir, f), join(copy, f));
       const bytes = await readFile(join(modelDir, file));
       bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
       await writeFile(join(copy, file), bytes);
@@ -299,7 +300,7 @@ describe("loading and eval errors", () => {
     for (const [name, bytes] of [["short", good.subarray(4)], ["unordered", swapped]] as const) {
       const copy = join(tmp.path, `row-map-${name}`);
       await mkdir(copy);
-      await copyFile(join(modelDir, "model.onnx"), join(copy, "model.onnx"));
+      for (const f of MODEL_FILES) await copyFile(join(modelDir, f), join(copy, f));
       await writeFile(join(copy, "row-map.bin"), bytes);
       const manifest = JSON.parse(await readFile(join(modelDir, "manifest.json"), "utf8")) as { rowMap: { sha256: string; bytes: number } };
       manifest.rowMap = { ...manifest.rowMap, sha256: createHash("sha256").update(bytes).digest("hex"), bytes: bytes.length };
@@ -324,5 +325,69 @@ describe("loading and eval errors", () => {
     expect(await evalCommand.run(["--model", modelDir, "--data", unknown], bad)).toBe(1);
     expect(bad.err).toContain("VALIDATION_FAILED");
     expect(bad.err).toContain("no_such_intent");
+  });
+});
+
+describe("token rows (small: words, bigrams and character 4-grams)", () => {
+  let smallDir = "";
+  let small: ModelRuntime;
+  beforeAll(async () => {
+    smallDir = join(tmp.path, "small");
+    expect(await trainTo(smallDir, 1, [], "small")).toBe(0);
+    small = await loadModel(smallDir);
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it("feeds a known token as one row: far fewer ids, the probabilities of feeding every feature", async () => {
+    expect(small.manifest.tokenRows.tokens).toBeGreaterThan(100);
+    const rows = JSON.parse(await readFile(test, "utf8").then((t) => `[${t.trim().split("\n").join(",")}]`)) as { text: string }[];
+    const texts = [...rows.map((r) => r.text).slice(0, 300), "zzqx blorft balance", "my café balance"];
+    const withRows = small.encode(texts);
+    const plain = encodeBatch(texts, { ...small.featureRows, tokens: undefined });
+    const count = (e: typeof plain) => (e.feeds["lengths"]?.data as Int32Array).reduce((a, b) => a + b, 0);
+    expect(count(withRows)).toBeLessThan(0.6 * count(plain));
+    const run = async (e: typeof plain) => (await small.session.run(e.feeds, ["probs"]))["probs"]?.data as Float32Array;
+    const [a, b] = [await run(withRows), await run(plain)];
+    expect(a.length).toBe(b.length);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+    expect(worst).toBeLessThan(1e-5);
+    const alone = await small.classify([texts[0] ?? ""]);
+    expect(alone[0]?.probability).toBeCloseTo(b[0] === undefined ? 0 : Math.max(...b.slice(0, small.labels.length)), 5);
+  });
+
+  it("writes the same token-rows.txt and model.onnx for the same data and seed", async () => {
+    const again = join(tmp.path, "small-again");
+    expect(await trainTo(again, 1, [], "small")).toBe(0);
+    for (const f of ["token-rows.txt", "model.onnx"]) expect(await sha(join(again, f))).toBe(await sha(join(smallDir, f)));
+  });
+
+  it("refuses a tampered (MODEL_INTEGRITY), missing (MODEL_NOT_FOUND) or ill-formed (MODEL_LOAD_FAILED) token rows file", async () => {
+    const good = await readFile(join(smallDir, "token-rows.txt"), "utf8");
+    const lines = good.trimEnd().split("\n");
+    const cases = [
+      ["tampered", `${good}x\n`, "MODEL_INTEGRITY", false],
+      ["unsorted", `${[lines[1], lines[0], ...lines.slice(2)].join("\n")}\n`, "MODEL_LOAD_FAILED", true],
+      ["short", `${lines.slice(1).join("\n")}\n`, "MODEL_LOAD_FAILED", true],
+      ["unterminated", good.trimEnd(), "MODEL_LOAD_FAILED", true],
+    ] as const;
+    for (const [name, text, code, fixSha] of cases) {
+      const copy = join(tmp.path, `token-rows-${name}`);
+      await mkdir(copy);
+      for (const f of MODEL_FILES) await copyFile(join(smallDir, f), join(copy, f));
+      await writeFile(join(copy, "token-rows.txt"), text);
+      if (fixSha) {
+        const manifest = JSON.parse(await readFile(join(smallDir, "manifest.json"), "utf8")) as { tokenRows: { sha256: string; bytes: number } };
+        manifest.tokenRows = { ...manifest.tokenRows, sha256: createHash("sha256").update(text).digest("hex"), bytes: Buffer.byteLength(text) };
+        await writeFile(join(copy, "manifest.json"), JSON.stringify(manifest));
+      }
+      await expect(loadModel(copy), name).rejects.toMatchObject({ code, message: expect.stringContaining("token-rows.txt") as unknown });
+      if (name === "tampered") {
+        await rm(join(copy, "token-rows.txt"));
+        await expect(loadModel(copy)).rejects.toMatchObject({ code: "MODEL_NOT_FOUND", message: expect.stringContaining("token-rows.txt") as unknown });
+      }
+    }
   });
 });
