@@ -13,6 +13,15 @@ import { MODEL_IO } from "./manifest.ts";
  */
 export const FEATURE_CHUNK = 16;
 
+/**
+ * The fewest chunks a `session.run` gets: a lone text with one chunk takes a second, all padding
+ * (its sum is exactly 0, so the text's sum is unchanged). ONNX Runtime's ReduceSum takes another
+ * code path for an [1, K, D] input than for [M, K, D], whose sums differ in the last bits, and a text
+ * then got a (1e-7) different confidence alone than in a batch; with two chunks or more every run
+ * sums a chunk the same way.
+ */
+export const MIN_CHUNKS = 2;
+
 /** How a model turns features into rows: its featurizer and its bucket → row map (ROW_MAP_FILE). */
 export interface FeatureRows {
   featurizer: FeaturizerSettings;
@@ -54,7 +63,8 @@ export function tokenRowsOf(tokens: readonly string[], pad: number): TokenRows |
 /**
  * Model inputs for a batch of texts: ids int32 [M, FEATURE_CHUNK] (each text's known features as
  * embedding rows in ceil(len / FEATURE_CHUNK) chunks, at least one, the last padded with the zero
- * row), segments int32 [M, 1] (each chunk's text index) and lengths int32 [N] (known features).
+ * row; at least MIN_CHUNKS in all), segments int32 [M, 1] (each chunk's text index) and lengths
+ * int32 [N] (ids a text; the graph reads only its shape).
  */
 export interface EncodedBatch {
   feeds: Record<string, ort.Tensor>;
@@ -89,7 +99,7 @@ let segmentsScratch = new Int32Array(0);
 export function encodeBatch(texts: readonly string[], rows: FeatureRows): EncodedBatch {
   const n = texts.length;
   const K = FEATURE_CHUNK;
-  const chunksMax = Math.ceil(rows.featurizer.maxFeatures / K);
+  const chunksMax = Math.max(MIN_CHUNKS, Math.ceil(rows.featurizer.maxFeatures / K));
   if (segmentsScratch.length < n * chunksMax) {
     segmentsScratch = new Int32Array(n * chunksMax);
     idsScratch = new Int32Array(n * chunksMax * K);
@@ -105,6 +115,11 @@ export function encodeBatch(texts: readonly string[], rows: FeatureRows): Encode
     ids.fill(rows.pad, m * K + len, (m + chunks) * K);
     segments.fill(i, m, m + chunks);
     m += chunks;
+  }
+  if (m < MIN_CHUNKS && n > 0) {
+    ids.fill(rows.pad, m * K, MIN_CHUNKS * K);
+    segments.fill(n - 1, m, MIN_CHUNKS);
+    m = MIN_CHUNKS;
   }
   return {
     rows: n,
@@ -131,7 +146,7 @@ export class SingleTextInputs {
 
   constructor(rows: FeatureRows) {
     this.#rows = rows;
-    const chunksMax = Math.ceil(rows.featurizer.maxFeatures / FEATURE_CHUNK);
+    const chunksMax = Math.max(MIN_CHUNKS, Math.ceil(rows.featurizer.maxFeatures / FEATURE_CHUNK));
     const buffer = new ArrayBuffer((chunksMax * (FEATURE_CHUNK + 1) + 1) * 4);
     this.#ids = new Int32Array(buffer, 0, chunksMax * FEATURE_CHUNK);
     this.#segments = new Int32Array(buffer, this.#ids.byteLength, chunksMax); // zeros: all text 0
@@ -142,7 +157,7 @@ export class SingleTextInputs {
   fill(text: string): Record<string, ort.Tensor> {
     const K = FEATURE_CHUNK;
     const len = featureRowsInto(text, this.#rows, this.#ids, 0);
-    const chunks = len === 0 ? 1 : Math.ceil(len / K);
+    const chunks = Math.max(MIN_CHUNKS, Math.ceil(len / K));
     this.#ids.fill(this.#rows.pad, len, chunks * K);
     this.#lengths[0] = len;
     let feeds = this.#feeds[chunks];

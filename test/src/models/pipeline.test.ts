@@ -358,6 +358,18 @@ describe("token rows (small: words, bigrams and character 4-grams)", () => {
     expect(alone[0]?.probability).toBeCloseTo(b[0] === undefined ? 0 : Math.max(...b.slice(0, small.labels.length)), 5);
   });
 
+  it("gives a text the same probabilities, to the bit, alone as in a batch", async () => {
+    // Most texts are one chunk with token rows; a lone one-chunk run once summed in another order.
+    const rows = (await readFile(test, "utf8")).trim().split("\n").slice(0, 120);
+    const texts = rows.map((l) => (JSON.parse(l) as { text: string }).text);
+    const together = await small.classify(texts);
+    for (let i = 0; i < texts.length; i++) {
+      const [alone] = await small.classify([texts[i] ?? ""]);
+      expect(alone?.probability, texts[i]).toBe(together[i]?.probability);
+      expect(alone?.confidence.margin, texts[i]).toBe(together[i]?.confidence.margin);
+    }
+  });
+
   it("writes the same token-rows.txt and model.onnx for the same data and seed", async () => {
     const again = join(tmp.path, "small-again");
     expect(await trainTo(again, 1, [], "small")).toBe(0);
