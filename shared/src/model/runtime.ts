@@ -367,7 +367,8 @@ async function readRowMap(dir: string, manifest: ModelManifest): Promise<Uint16A
   return rowMapOf(kept, buckets);
 }
 
-const TOKEN_RE = /^[a-z0-9]+$/;
+/** A token rows file: [a-z0-9]+ lines, each ending in "\n" (one pass over the text). */
+const TOKEN_LINES_RE = /^(?:[a-z0-9]+\n)*$/;
 
 /**
  * Reads `dir`'s token rows (TOKEN_ROWS_FILE): MODEL_NOT_FOUND when missing, MODEL_INTEGRITY when its
@@ -385,20 +386,20 @@ export async function readTokenRows(dir: string, manifest: ModelManifest): Promi
     );
   }
   const want = manifest.tokenRows.tokens;
-  const text = bytes.toString("utf8");
+  const text = bytes.toString("latin1");
   const lines = text === "" ? [] : text.split("\n");
-  if (lines.pop() !== (want === 0 ? undefined : "") || lines.length !== want) {
+  lines.pop();
+  if (!TOKEN_LINES_RE.test(text) || lines.length !== want) {
     throw new TiergateError(
       ErrorCode.MODEL_LOAD_FAILED,
-      `${path}: want ${want} tokens, one a line, each line ending in a newline`,
+      `${path}: want ${want} [a-z0-9]+ tokens, one a line, each line ending in a newline`,
     );
   }
-  for (let i = 0; i < lines.length; i++) {
-    const token = lines[i] ?? "";
-    if (!TOKEN_RE.test(token) || (i > 0 && token <= (lines[i - 1] ?? ""))) {
+  for (let i = 1; i < lines.length; i++) {
+    if ((lines[i] ?? "") <= (lines[i - 1] ?? "")) {
       throw new TiergateError(
         ErrorCode.MODEL_LOAD_FAILED,
-        `${path}: line ${i + 1} ${JSON.stringify(token.slice(0, 40))}; want sorted, distinct [a-z0-9]+ tokens`,
+        `${path}: line ${i + 1} ${JSON.stringify(lines[i]?.slice(0, 40))} is not after line ${i}; want sorted, distinct tokens`,
       );
     }
   }
