@@ -32,6 +32,46 @@ const EXTERNAL = [
   /^light-my-request$/,
 ];
 
+// What a bundled CommonJS package requires as it loads but uses only on paths the agent never takes:
+// for that importer only, the require gets a stand-in that requires the module on first use. Node's
+// http2, https and tls (fastify's server.js, for its http2 and https options) and prom-client's
+// Pushgateway (with http, https and zlib) were ~10-15 ms of the main thread's ~450 ms to ready.
+const LAZY_REQUIRES = [
+  { importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, source: /^node:(http2|https)$/ },
+  { importer: /[\\/]prom-client[\\/]index\.js$/, source: /^\.\/lib\/pushgateway$/ },
+];
+const LAZY_PREFIX = "\0lazy-require:";
+
+/** The stand-in: a function proxy, so that a module used as an object or as a class both work. */
+function lazyModule(id) {
+  return `let loaded;
+const load = () => (loaded ??= require(${JSON.stringify(id)}));
+module.exports = new Proxy(function lazyRequire() {}, {
+  get: (_, key) => Reflect.get(load(), key),
+  has: (_, key) => Reflect.has(load(), key),
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args) => Reflect.construct(load(), args),
+});
+`;
+}
+
+/** @type {import("rolldown").Plugin} */
+const lazyRequires = {
+  name: "tiergate-lazy-requires",
+  async resolveId(source, importer, options) {
+    if (
+      importer === undefined ||
+      !LAZY_REQUIRES.some((l) => l.importer.test(importer) && l.source.test(source))
+    )
+      return null;
+    const real = await this.resolve(source, importer, { ...options, skipSelf: true });
+    return real === null ? null : `${LAZY_PREFIX}${real.id}`;
+  },
+  load(id) {
+    return id.startsWith(LAZY_PREFIX) ? lazyModule(id.slice(LAZY_PREFIX.length)) : null;
+  },
+};
+
 const { rolldown } = await import("rolldown").catch((cause) => {
   throw new Error("bundle.mjs needs rolldown (npm ci installs it with vitest)", { cause });
 });
@@ -46,6 +86,7 @@ const bundle = await rolldown({
   input: { cli: join(PACKAGE_DIR, "src", "cli.ts") },
   platform: "node",
   external: EXTERNAL,
+  plugins: [lazyRequires],
   // The workspace packages' TypeScript sources, as Node and vitest resolve them.
   resolve: { conditionNames: ["source", "node", "import", "default"] },
   transform: { target: "esnext" },
@@ -56,10 +97,15 @@ const { output } = await bundle.write({
   format: "esm",
   entryFileNames: "[name].mjs",
   chunkFileNames: "chunks/[name]-[hash].mjs",
+  // ASCII only and no comments: a module's source with one non-Latin-1 character is decoded and
+  // kept as a two-byte string, and comments are only more to read and scan at each start.
+  charset: "ascii",
+  comments: false,
 });
 await bundle.close();
 
-const files = new Set();
+// This script is an input too: a bundle made with other options or stand-ins is stale.
+const files = new Set([fileURLToPath(import.meta.url)]);
 for (const chunk of output)
   if (chunk.type === "chunk")
     for (const id of chunk.moduleIds) if (isAbsolute(id) && !id.includes("\0")) files.add(id);
