@@ -145,7 +145,8 @@ export class EdgeEngine {
     };
   }
 
-  async #realtime(ctx: Ctx): Promise<InferResult> {
+  /** Cache, then the edge tiers; what they leave undecided goes to #afterEdge. Not async: see runEdgeTiers. */
+  #realtime(ctx: Ctx): Promise<InferResult> {
     const { state, req } = ctx;
     const cacheOn = state.policy.cache.enabled;
     const keyParts: CacheKeyParts = cacheOn ? cacheKeyParts(ctx) : NO_CACHE_KEY;
@@ -166,11 +167,13 @@ export class EdgeEngine {
         };
         if (hit.label !== undefined) attempt.label = hit.label;
         if (hit.confidence !== undefined) attempt.confidence = hit.confidence;
-        return this.#finish(ctx, hit, { degraded: false, cached: true, attempts: [attempt] }, "cache");
+        return Promise.resolve(
+          this.#finish(ctx, hit, { degraded: false, cached: true, attempts: [attempt] }, "cache"),
+        );
       }
     }
 
-    const edge = await runEdgeTiers(ctx.state.tiers.get(req.task) ?? [], req.input, {
+    const edge = runEdgeTiers(ctx.state.tiers.get(req.task) ?? [], req.input, {
       task: ctx.task,
       taskId: req.task,
       tracer: this.#o.tracer,
@@ -179,7 +182,12 @@ export class EdgeEngine {
       steps: ctx.steps,
       parent: ctx.trace,
     });
+    return edge.then((outcome) => this.#afterEdge(ctx, outcome, keyParts));
+  }
 
+  /** An accepted edge answer (maybe upgraded later), else escalation or the fallback. */
+  #afterEdge(ctx: Ctx, edge: EdgeOutcome, keyParts: CacheKeyParts): InferResult | Promise<InferResult> {
+    const { state, req } = ctx;
     if (edge.accepted !== undefined) {
       const answer = answerFromAttempt(ctx.task, req.task, edge.accepted, state.policy);
       const upgrade =
@@ -189,10 +197,9 @@ export class EdgeEngine {
       if (upgrade && !this.#neverEscalate(ctx, edge)) {
         const result = this.#finish(ctx, answer, fromEdge(edge), edge.accepted.tier);
         result.resultUrl = `${RESULTS_PATH}${ctx.id}`;
-        await this.#enqueue(ctx, result, edge.attempts);
-        return result;
+        return this.#enqueue(ctx, result, edge.attempts).then(() => result);
       }
-      if (cacheOn) this.#o.cache.set(keyParts, answer);
+      if (state.policy.cache.enabled) this.#o.cache.set(keyParts, answer);
       return this.#finish(ctx, answer, fromEdge(edge), edge.accepted.tier);
     }
 

@@ -21,6 +21,8 @@ export type EdgeTierRuntime = {
   tier: ModelTier;
   model: ModelRuntime;
   batcher: MicroBatcher;
+  /** Its step in a result's timings: `tier:<name>`, made once. */
+  stepName: string;
   /** Undefined when the manifest has no threshold that reaches the target precision: never accepted. */
   threshold: number | undefined;
 };
@@ -125,7 +127,13 @@ export async function buildPolicyState(loaded: LoadedPolicy, pool: ModelPool): P
         (tier.accept.targetPrecision === undefined
           ? undefined
           : thresholdFor(entry.model.manifest, tier.accept.rule, tier.accept.targetPrecision));
-      list.push({ tier, model: entry.model, batcher: entry.batcher, threshold });
+      list.push({
+        tier,
+        model: entry.model,
+        batcher: entry.batcher,
+        stepName: `tier:${tier.name}`,
+        threshold,
+      });
     }
     tiers.set(taskId, list);
     modelVersions.set(taskId, list.map((t) => `${t.tier.name}=${t.model.version}`).join(",") || "none");

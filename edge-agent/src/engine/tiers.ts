@@ -13,6 +13,7 @@ import {
   renderTemplate,
   toTiergateError,
   withSpan,
+  type Classification,
   type InferResult,
   type Policy,
   type Task,
@@ -36,56 +37,88 @@ export type RunTiersOptions = {
   steps: { step: string; durationMs: number }[];
 };
 
-/** Tries each edge tier until one is confident (and its label is not a reject label). */
-export async function runEdgeTiers(
+/**
+ * Tries each edge tier until one is confident (and its label is not a reject label). A chain of
+ * `then`s rather than async functions: the decision path's promise frames are part of what the
+ * in-process decision costs over the model call.
+ */
+export function runEdgeTiers(
   tiers: readonly EdgeTierRuntime[],
   input: string,
   options: RunTiersOptions,
 ): Promise<EdgeOutcome> {
   const attempts: TierAttempt[] = [];
-  for (const t of tiers) {
-    const attempt = await withSpan(
-      options.tracer,
-      "tiergate.edge.tier",
-      (span) => runTier(t, input, options, span),
-      {
-        parent: options.parent,
-      },
-    );
-    attempts.push(attempt);
-    options.steps.push({ step: `tier:${t.tier.name}`, durationMs: attempt.durationMs });
-    if (attempt.accepted) return { attempts, accepted: attempt };
-  }
-  return { attempts, accepted: undefined };
+  const from = (i: number): Promise<EdgeOutcome> => {
+    const t = tiers[i];
+    if (t === undefined) return Promise.resolve({ attempts, accepted: undefined });
+    return withSpan(options.tracer, "tiergate.edge.tier", (span) => runTier(t, input, options, span), {
+      parent: options.parent,
+    }).then((attempt) => {
+      attempts.push(attempt);
+      options.steps.push({ step: t.stepName, durationMs: attempt.durationMs });
+      return attempt.accepted ? { attempts, accepted: attempt } : from(i + 1);
+    });
+  };
+  return from(0);
 }
 
-/** One tier's model call and acceptance rule, recorded in `span` (when it records). */
-async function runTier(
+/** One tier's model call and acceptance rule, recorded in `span` (when it records). Never rejects. */
+function runTier(
   t: EdgeTierRuntime,
   input: string,
   options: RunTiersOptions,
   span: Span,
 ): Promise<TierAttempt> {
   const started = options.clock.now();
-  let attempt: TierAttempt;
+  let call: Promise<Classification>;
   try {
-    const c = await t.batcher.classify(input);
-    const score = confidenceOf(c, t.tier.accept.rule);
-    const accepted =
-      t.threshold !== undefined &&
-      !c.outOfScope &&
-      !options.task.rejectLabels.includes(c.label) &&
-      score >= t.threshold;
-    attempt = tierAttempt(t, accepted, options.clock.now() - started);
-    attempt.label = c.label;
-    attempt.confidence = score;
-    if (t.threshold !== undefined) attempt.threshold = t.threshold;
+    call = t.batcher.classify(input);
   } catch (thrown) {
-    // A failing model is one tier fewer, not a failed request: the cascade goes on.
-    const err = toTiergateError(thrown, ErrorCode.INTERNAL);
-    attempt = tierAttempt(t, false, options.clock.now() - started);
-    attempt.error = { code: err.code, message: err.message };
+    return Promise.resolve(failedTier(t, thrown, started, options, span));
   }
+  return call.then(
+    (c) => {
+      let attempt: TierAttempt;
+      try {
+        const score = confidenceOf(c, t.tier.accept.rule);
+        const accepted =
+          t.threshold !== undefined &&
+          !c.outOfScope &&
+          !options.task.rejectLabels.includes(c.label) &&
+          score >= t.threshold;
+        attempt = tierAttempt(t, accepted, options.clock.now() - started);
+        attempt.label = c.label;
+        attempt.confidence = score;
+        if (t.threshold !== undefined) attempt.threshold = t.threshold;
+      } catch (thrown) {
+        return failedTier(t, thrown, started, options, span);
+      }
+      return recordTier(t, attempt, options, span);
+    },
+    (thrown: unknown) => failedTier(t, thrown, started, options, span),
+  );
+}
+
+/** A failing model is one tier fewer, not a failed request: the cascade goes on. */
+function failedTier(
+  t: EdgeTierRuntime,
+  thrown: unknown,
+  started: number,
+  options: RunTiersOptions,
+  span: Span,
+): TierAttempt {
+  const err = toTiergateError(thrown, ErrorCode.INTERNAL);
+  const attempt = tierAttempt(t, false, options.clock.now() - started);
+  attempt.error = { code: err.code, message: err.message };
+  return recordTier(t, attempt, options, span);
+}
+
+function recordTier(
+  t: EdgeTierRuntime,
+  attempt: TierAttempt,
+  options: RunTiersOptions,
+  span: Span,
+): TierAttempt {
   options.metrics.tier(options.taskId, t.tier.name, attempt.confidence, attempt.durationMs);
   // Attributes are built only for a span that records them (none without a tracer provider).
   if (span.isRecording()) {

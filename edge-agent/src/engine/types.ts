@@ -1,5 +1,6 @@
 // What the engine needs from the outside world, as narrow interfaces (the daemon passes the NATS
 // escalation client, the outbox and the results store; tests can pass the same real components).
+import { performance } from "node:perf_hooks";
 import type { Context } from "@opentelemetry/api";
 import { z } from "zod";
 import {
@@ -38,4 +39,6 @@ export type ResultsSink = {
 };
 
 export type Clock = { now(): number };
-export const systemClock: Clock = { now: () => performance.timeOrigin + performance.now() };
+/** Read once: `performance.timeOrigin` is a getter behind a getter (the global), on every call. */
+const TIME_ORIGIN_MS = performance.timeOrigin;
+export const systemClock: Clock = { now: () => TIME_ORIGIN_MS + performance.now() };
