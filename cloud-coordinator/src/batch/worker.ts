@@ -1,5 +1,6 @@
 // Runs batch jobs: the items through the cloud cascade a chunk at a time (`Cascade.runMany`: one cache
-// lookup, one model call, the LLM only for what the model is unsure of), results kept per item in
+// lookup, one model call, the LLM only for what the model is unsure of; chunks of jobs that start
+// together share the run, see ChunkGather), results kept per item in
 // Redis with one write per chunk (a retried or recovered job skips what is done), then — for edge
 // batches — one DeviceResult per item on the device's results subject (JetStream, Nats-Msg-Id =
 // request id, so a re-run publishes no duplicates).
@@ -29,6 +30,7 @@ import {
 import type { Cascade } from "../escalation/cascade.ts";
 import { systemClock, type Clock } from "../escalation/types.ts";
 import type { CoordinatorMetrics } from "../metrics/metrics.ts";
+import { ChunkGather } from "./chunk-gather.ts";
 import { jobDataProblem } from "./job-shape.ts";
 import { RunningMarks } from "./running-marks.ts";
 import { DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
@@ -98,6 +100,7 @@ export class BatchWorker {
   readonly #o: BatchWorkerOptions;
   readonly #clock: Clock;
   readonly #marks: RunningMarks;
+  readonly #gather: ChunkGather;
   /** Jobs completed by this worker (their completion stored by BullMQ). */
   completed = 0;
 
@@ -105,6 +108,7 @@ export class BatchWorker {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#marks = new RunningMarks(options.runningMarkMs ?? DEFAULT_RUNNING_MARK_MS);
+    this.#gather = new ChunkGather(async (reqs, onOutcome) => await options.cascade.runMany(reqs, onOutcome));
     const { batch } = options.policy().policy;
     this.worker = new Worker<BatchJobData, BatchJobResult>(
       options.queueName ?? DEFAULT_BATCH_QUEUE,
@@ -249,7 +253,7 @@ export class BatchWorker {
   async #runChunk(items: readonly BatchItem[]): Promise<{ results: InferResult[]; retry?: TiergateError }> {
     // Deadlines are real time; the injected clock only places batches in the off-peak windows.
     const deadlineAt = Date.now() + (this.#o.itemDeadlineMs ?? DEFAULT_BATCH_ITEM_DEADLINE_MS);
-    const outcomes = await this.#o.cascade.runMany(
+    const outcomes = await this.#gather.run(
       items.map((item) => ({
         id: item.id,
         task: item.task,

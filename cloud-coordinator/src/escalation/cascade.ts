@@ -61,6 +61,8 @@ export type CascadeOptions = {
 
 /** One request's outcome in `runMany`: its answer, or what `run` would have thrown. */
 export type CascadeOutcome = { type: "answered"; result: InferResult } | { type: "failed"; error: unknown };
+/** Told each request's outcome (by its index in `runMany`'s requests) as soon as it is final. */
+export type OnOutcome = (index: number, outcome: CascadeOutcome) => void;
 
 export class Cascade {
   readonly #o: CascadeOptions;
@@ -97,8 +99,11 @@ export class Cascade {
    * Answers many requests at once (a batch's items): outcomes in request order, each what `run`
    * would give or throw for it alone. A text repeated among `reqs` is looked up in the cache after
    * its first occurrence is answered, as it would be one request after the other.
+   * `onOutcome` hears of each outcome once it is final: an answer of a model tier before later tiers
+   * (the LLM) run for the requests the model was unsure of, so a caller that runs several jobs'
+   * items together can finish the jobs that need no LLM without waiting for it.
    */
-  async runMany(reqs: readonly CascadeRequest[]): Promise<CascadeOutcome[]> {
+  async runMany(reqs: readonly CascadeRequest[], onOutcome?: OnOutcome): Promise<CascadeOutcome[]> {
     const loaded = this.#o.policy();
     const outcomes = new Array<CascadeOutcome>(reqs.length);
     const byTask = new Map<string, { task: Task; indexes: number[] }>();
@@ -110,6 +115,7 @@ export class Cascade {
         group.indexes.push(i);
       } catch (error) {
         outcomes[i] = { type: "failed", error };
+        onOutcome?.(i, outcomes[i]);
       }
     });
     await withSpan(
@@ -122,6 +128,7 @@ export class Cascade {
             task,
             loaded,
             true,
+            onOutcome === undefined ? undefined : (k, outcome) => onOutcome(indexes[k] ?? -1, outcome),
           );
           indexes.forEach((i, k) => (outcomes[i] = out[k] as CascadeOutcome));
         }
@@ -137,9 +144,18 @@ export class Cascade {
     task: Task,
     loaded: LoadedPolicy,
     together: boolean,
+    onOutcome?: OnOutcome,
   ): Promise<CascadeOutcome[]> {
     const started = performance.now();
-    const fail = (error: unknown): CascadeOutcome[] => reqs.map(() => ({ type: "failed", error }));
+    const outcomes = new Array<CascadeOutcome>(reqs.length);
+    const settle = (index: number, outcome: CascadeOutcome): void => {
+      outcomes[index] = outcome;
+      onOutcome?.(index, outcome);
+    };
+    const fail = (error: unknown): CascadeOutcome[] => {
+      reqs.forEach((_req, i) => settle(i, { type: "failed", error }));
+      return outcomes;
+    };
     const taskName = reqs[0]?.task ?? "";
     const tiers = cloudTiers(task);
     if (tiers.length === 0)
@@ -168,8 +184,7 @@ export class Cascade {
       cacheKey:
         cache?.key({ task: req.task, policyVersion: loaded.versionTag, modelVersion, text: req.input }) ?? "",
     }));
-    const outcomes = new Array<CascadeOutcome>(reqs.length);
-    const ctx: RunContext = { task, tiers, models, loaded, cache, started, outcomes, together };
+    const ctx: RunContext = { task, tiers, models, loaded, cache, started, settle, together };
     let wave = items;
     while (wave.length > 0) {
       const later: CascadeItem[] = [];
@@ -188,12 +203,13 @@ export class Cascade {
     return outcomes;
   }
 
-  /** Cache lookup, tiers in order, cache write, for requests with distinct texts. */
+  /**
+   * Cache lookup, then tiers in order, for requests with distinct texts. A tier's answers are
+   * written to the cache and settled before the next tier runs for the requests still unanswered.
+   */
   async #wave(items: CascadeItem[], ctx: RunContext): Promise<void> {
-    const { task, tiers, models, loaded, cache, started, outcomes, together } = ctx;
-    const failed = (item: CascadeItem, error: unknown): void => {
-      outcomes[item.index] = { type: "failed", error };
-    };
+    const { task, tiers, models, loaded, cache, started, settle, together } = ctx;
+    const failed = (item: CascadeItem, error: unknown): void => settle(item.index, { type: "failed", error });
     let live = items;
     if (cache !== undefined) {
       const t0 = performance.now();
@@ -217,7 +233,7 @@ export class Cascade {
         const base: InferResult = { ...hit.value, id: item.req.id, cached: true, costUsd: 0 };
         const attempt = cachedAttempt(performance.now() - t0);
         const result = finishResult(item.req, base, [attempt], item.steps, started);
-        if (item.req.gate === undefined) outcomes[item.index] = { type: "answered", result };
+        if (item.req.gate === undefined) settle(item.index, { type: "answered", result });
         else gated.push({ item, gate: item.req.gate, result });
       });
       // One observation per outcome (the requests are of one task; each waited the lookup).
@@ -248,14 +264,13 @@ export class Cascade {
         gated.map(async ({ item, gate, result }) => {
           try {
             await gate();
-            outcomes[item.index] = { type: "answered", result };
+            settle(item.index, { type: "answered", result });
           } catch (error) {
             failed(item, error);
           }
         }),
       );
     }
-    const answered: { item: CascadeItem; result: InferResult }[] = [];
     for (const tier of tiers) {
       const ready: CascadeItem[] = [];
       const waiting = live;
@@ -276,6 +291,7 @@ export class Cascade {
             metrics: this.#o.metrics,
             together,
           });
+      const answered: Answered[] = [];
       ready.forEach((item, i) => {
         const call = calls[i] as TierCall;
         if (call.type === "error") return failed(item, call.error);
@@ -285,6 +301,7 @@ export class Cascade {
           answered.push({ item, result: answerOf(item.req, task, call.outcome, item.attempts, loaded) });
         else live.push(item);
       });
+      if (answered.length > 0) await this.#answer(answered, ctx);
     }
     for (const item of live)
       failed(
@@ -294,22 +311,27 @@ export class Cascade {
           `no cloud tier of task "${item.req.task}" accepted an answer`,
         ),
       );
-    if (cache !== undefined && answered.length > 0) {
+  }
+
+  /** A tier's answers: written to the cache (one pipelined write), then settled. */
+  async #answer(answered: readonly Answered[], ctx: RunContext): Promise<void> {
+    const { cache, loaded, started, settle } = ctx;
+    if (cache !== undefined) {
       try {
         await cache.setMany(
           answered.map((a) => ({ key: a.item.cacheKey, value: a.result })),
           loaded.policy.cache.ttlMs,
         );
       } catch (error) {
-        for (const a of answered) failed(a.item, error);
+        for (const a of answered) settle(a.item.index, { type: "failed", error });
         return;
       }
     }
     for (const { item, result } of answered)
-      outcomes[item.index] = {
+      settle(item.index, {
         type: "answered",
         result: finishResult(item.req, result, item.attempts, item.steps, started),
-      };
+      });
   }
 
   /** The LLM tier for each request, at most `llmConcurrency` at a time. */
@@ -354,6 +376,9 @@ export class Cascade {
   }
 }
 
+/** A request a tier accepted, with its answer before timings are added. */
+type Answered = { item: CascadeItem; result: InferResult };
+
 type RunContext = {
   task: Task;
   tiers: readonly (ModelTier | LlmTier)[];
@@ -361,7 +386,8 @@ type RunContext = {
   loaded: LoadedPolicy;
   cache: ResultCache<typeof InferResultSchema> | undefined;
   started: number;
-  outcomes: CascadeOutcome[];
+  /** Records a request's final outcome (and tells `runMany`'s caller). */
+  settle: (index: number, outcome: CascadeOutcome) => void;
   /** Model tiers take the requests as one call of their own (`runMany`), not via the micro-batcher. */
   together: boolean;
 };
