@@ -1,6 +1,7 @@
 // Whether dist/ (made by bin/bundle.mjs) may run: plain JavaScript, imported by the bin before
 // anything else. Kept apart so that benchmarks and tests can ask the same question.
 import { readFileSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** Set to "1" to run from the TypeScript sources even when the bundle is fresh. */
 export const FROM_SOURCE_ENV = "TIERGATE_EDGE_FROM_SOURCE";
@@ -20,8 +21,10 @@ export function freshBundle(packageUrl = new URL("../", import.meta.url), env = 
     return undefined;
   }
   if (typeof manifest?.entry !== "string" || !Array.isArray(manifest.inputs)) return undefined;
+  // Paths as strings: a URL per input (~470 of them) was a third of this check's time at each start.
+  const packageDir = fileURLToPath(packageUrl);
   for (const [file, size, mtimeMs] of manifest.inputs) {
-    const s = statSync(new URL(file, packageUrl), { throwIfNoEntry: false });
+    const s = statSync(packageDir + file, { throwIfNoEntry: false });
     if (s === undefined || s.size !== size || s.mtimeMs !== mtimeMs) return undefined;
   }
   return new URL(manifest.entry, dist).href;
