@@ -108,6 +108,9 @@ interface TokenEntry {
   readonly token: string;
   readonly ids: Int32Array;
   readonly row: number;
+  /** ids[0] and ids.length - 2, here too: a lookup then reads one object, not the ids array as well. */
+  readonly bigram: number;
+  readonly chars: number;
 }
 
 /**
@@ -253,7 +256,7 @@ function featurizeAscii(
       if (from < 0) {
         from = i;
         hw = H_WORD;
-        hb = prev === undefined ? 0 : (prev.ids[0] ?? 0) >>> 0;
+        hb = prev === undefined ? 0 : prev.bigram >>> 0;
       }
       hw = fnv1a32CodePoint(hw, c);
       hb = fnv1a32CodePoint(hb, c);
@@ -264,7 +267,9 @@ function featurizeAscii(
         let entry = cache.get(hw, text, from, i);
         if (entry === undefined) {
           const token = text.slice(from, i).toLowerCase().replaceAll("'", "");
-          entry = { token, ids: tokenFeatures(token, settings), row: tokenRows?.rowOf(token) ?? -1 };
+          const ids = tokenFeatures(token, settings);
+          const row = tokenRows?.rowOf(token) ?? -1;
+          entry = { token, ids, row, bigram: ids[0] ?? 0, chars: ids.length - 2 };
           cache.set(hw, entry);
         }
         out[at + count] = bucketOf(hw, buckets);
@@ -311,7 +316,7 @@ function withTokenRows(
   maxFeatures: number,
 ): number {
   let plain = bigrams && count > 0 ? 2 * count - 1 : count;
-  if (chars) for (let t = 0; t < count; t++) plain += (tokenScratch[t]?.ids.length ?? 2) - 2;
+  if (chars) for (let t = 0; t < count; t++) plain += tokenScratch[t]?.chars ?? 0;
   if (plain > maxFeatures) return -1;
   for (let t = 0; t < count; t++) {
     const row = tokenScratch[t]?.row ?? -1;
