@@ -210,9 +210,17 @@ export class NatsLink implements Escalator {
     let failures = 0;
     while (!this.#closed) {
       try {
-        const libs = (this.#libs ??= await loadNatsLibraries());
-        const { js, streams } = libs;
         const nc = await this.#o.connect();
+        // The JetStream client loads once there is a server to use it with: while NATS is
+        // unreachable (and right after ready) only the connector's own module is loaded.
+        let libs: NatsLibraries;
+        try {
+          libs = this.#libs ??= await loadNatsLibraries();
+        } catch (err) {
+          await nc.close().catch(() => undefined);
+          throw err;
+        }
+        const { js, streams } = libs;
         if (this.#closed) {
           await nc.close();
           return;
