@@ -82,6 +82,12 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
+/**
+ * Options for a parse that runs once per process: zod would otherwise generate and compile a fast
+ * path for each object schema on its first parse, which only repays itself over many parses.
+ */
+const ONE_SHOT = { jitless: true } as const;
+
 /** Flags win over environment variables, which win over defaults. Throws ConfigError naming each bad setting. */
 export function resolveConfig(
   flags: RawSettings,
@@ -101,7 +107,7 @@ export function resolveConfig(
   if (socket !== undefined && flags.listen === undefined)
     listen = { type: "socket", path: resolve(cwd, socket) };
   else {
-    const parsed = ListenSchema.safeParse(listenRaw ?? DEFAULT_LISTEN);
+    const parsed = ListenSchema.safeParse(listenRaw ?? DEFAULT_LISTEN, ONE_SHOT);
     if (parsed.success) listen = parsed.data;
     else problems.push(`--listen (${ENV_VARS.listen}): ${parsed.error.issues[0]?.message ?? "invalid"}`);
   }
@@ -125,7 +131,7 @@ export function resolveConfig(
   };
   if (pick("policy") === undefined) problems.push(`--policy FILE is required (or ${ENV_VARS.policy})`);
   if (deviceId === "") problems.push(`--device-id ID is required (or ${ENV_VARS["device-id"]})`);
-  const parsed = EdgeConfigSchema.safeParse(raw);
+  const parsed = EdgeConfigSchema.safeParse(raw, ONE_SHOT);
   if (!parsed.success) {
     const flagOf: Record<string, SettingName> = {
       policyFile: "policy",
