@@ -5,6 +5,7 @@
 // batches — one DeviceResult per item on the device's results subject (JetStream, Nats-Msg-Id =
 // request id, so a re-run publishes no duplicates).
 // Policy violations fail the job for good (UnrecoverableError); retryable errors retry with backoff.
+import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Tracer } from "@opentelemetry/api";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -36,6 +37,7 @@ import { RunningMarks } from "./running-marks.ts";
 import { DEFAULT_BATCH_QUEUE, type BatchJobData } from "./scheduler.ts";
 import {
   DEFAULT_BATCH_RETENTION_MS,
+  jobResult,
   newBatchMeta,
   type BatchJobResult,
   type BatchMeta,
@@ -103,6 +105,8 @@ export class BatchWorker {
   readonly #gather: ChunkGather;
   /** Jobs completed by this worker (their completion stored by BullMQ). */
   completed = 0;
+  /** Whether the connection is corked until the end of this turn of the event loop. */
+  #corked = false;
 
   constructor(options: BatchWorkerOptions) {
     this.#o = options;
@@ -236,7 +240,9 @@ export class BatchWorker {
         await running;
         if (edge && submission.deviceId !== undefined)
           await this.#publish(submission.deviceId, id, submission.items, done);
-        return { items: submission.items.length, startedAt, completedAt: this.#clock.now(), results: last };
+        // The completion BullMQ sends on return leaves with those of jobs finishing in this turn.
+        this.#coalesceWrites();
+        return jobResult(submission.items.length, startedAt, this.#clock.now(), last);
       },
       {
         parent: extractTraceContext(trace),
@@ -337,6 +343,27 @@ export class BatchWorker {
     send().catch((err: unknown) =>
       this.#o.logger.warn("batch callback failed", { batchId, url, err: String(err) }),
     );
+  }
+
+  /**
+   * Makes the completions of jobs that finish in this turn of the event loop leave in one socket
+   * write. BullMQ sends each completion (and, in its reply, the next job) as soon as the processor
+   * returns, a write each; jobs that shared a model call (ChunkGather) finish together, so the
+   * worker's connection is corked until the turn ends and their scripts go out in one write, and
+   * Redis reads and answers them in one go (socket writes were ~12% of the process's CPU in a
+   * profile of 1-item jobs). The commands and their order are unchanged.
+   */
+  #coalesceWrites(): void {
+    if (this.#corked) return;
+    // (undefined before the first connect, whatever ioredis's type says)
+    const stream: Pick<Socket, "cork" | "uncork" | "writable"> | undefined = this.#o.redis.stream;
+    if (stream === undefined || !stream.writable) return;
+    stream.cork();
+    this.#corked = true;
+    setImmediate(() => {
+      this.#corked = false;
+      stream.uncork();
+    });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,86 @@
+// A chunk's results in little space. Results of one chunk share most of their fields (task, servedBy,
+// the tier attempts' model, version, threshold and cost, often the model call's duration), so a
+// multi-item chunk is stored as its first result plus, for each of the others, only the leaves that
+// differ from it. Generic over the JSON shape: a field added to InferResult needs nothing here.
+// Packing is lossless for JSON values (what a result is); `unpack(pack(xs))` deep-equals `xs`.
+
+/** A value as JSON keeps it. */
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/**
+ * How an item differs from the first: per key, `[value]` replaces it, `[]` removes it, and an object
+ * holds the differences inside it (arrays of the same length are compared index by index).
+ */
+export type Patch = { [key: string]: Patch | [Json] | [] };
+export type PackedResults = { first: unknown; rest: Patch[] };
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The differences of `b` from `a`, or undefined where there are none. */
+function diff(a: unknown, b: unknown): Patch | undefined {
+  let out: Patch | undefined;
+  if (Array.isArray(a)) {
+    const arr = b as unknown[];
+    for (let i = 0; i < arr.length; i++) {
+      const d = leafDiff(a[i], arr[i]);
+      if (d !== undefined) (out ??= {})[i] = d;
+    }
+    return out;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k in y) {
+    const v = y[k];
+    if (v === undefined) continue;
+    const d = leafDiff(x[k], v);
+    if (d !== undefined) (out ??= {})[k] = d;
+  }
+  for (const k in x) if (x[k] !== undefined && y[k] === undefined) (out ??= {})[k] = [];
+  return out;
+}
+
+function leafDiff(a: unknown, b: unknown): Patch | [Json] | undefined {
+  if (a === b) return undefined;
+  if (typeof b !== "object" || b === null || typeof a !== "object" || a === null) return [b as Json];
+  if (Array.isArray(a) ? Array.isArray(b) && a.length === b.length : isRecord(b)) {
+    const d = diff(a, b);
+    // An empty object/array that equals its counterpart: nothing to say.
+    return d;
+  }
+  return [b as Json];
+}
+
+function apply(base: unknown, patch: Patch): unknown {
+  if (Array.isArray(base)) {
+    const out: unknown[] = base.slice();
+    for (const k in patch) out[Number(k)] = applyLeaf(base[Number(k)], patch[k]);
+    return out;
+  }
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const k in patch) {
+    if (k === "__proto__") continue;
+    const p = patch[k];
+    if (Array.isArray(p) && p.length === 0) delete out[k];
+    else out[k] = applyLeaf(out[k], p);
+  }
+  return out;
+}
+
+function applyLeaf(base: unknown, p: Patch | [Json] | [] | undefined): unknown {
+  if (p === undefined) return base;
+  if (Array.isArray(p)) return p[0];
+  return typeof base === "object" && base !== null ? apply(base, p) : undefined;
+}
+
+/** `results` (JSON objects, two or more) as the first and each other's differences from it. */
+export function packResults(results: readonly object[]): PackedResults {
+  const [first] = results;
+  return { first, rest: results.slice(1).map((r) => diff(first, r) ?? {}) };
+}
+
+/** The results `packResults` was given, or what of them is readable in a damaged record. */
+export function unpackResults(packed: unknown): unknown[] {
+  if (!isRecord(packed) || !isRecord(packed["first"]) || !Array.isArray(packed["rest"])) return [];
+  const first = packed["first"];
+  return [first, ...packed["rest"].map((p) => (isRecord(p) ? apply(first, p as Patch) : undefined))];
+}
