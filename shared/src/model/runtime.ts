@@ -325,7 +325,8 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
       { cause },
     );
   }
-  const parsed = ManifestSchema.safeParse(json);
+  // jitless: once per load (see parsePolicy).
+  const parsed = ManifestSchema.safeParse(json, { jitless: true });
   if (!parsed.success) throw validationError(parsed.error, `model manifest ${join(dir, MANIFEST_FILE)}`);
   return parsed.data;
 }

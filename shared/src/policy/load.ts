@@ -64,7 +64,9 @@ export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Loa
   const data: unknown = doc.toJS();
   checkMajor(data, file);
 
-  const result = PolicySchema.safeParse(data);
+  // jitless: a policy is parsed once per load, and zod's first parse of an object schema otherwise
+  // generates and compiles a fast path for it (new Function) that only pays off over many parses.
+  const result = PolicySchema.safeParse(data, { jitless: true });
   if (!result.success) {
     const issues = flattenIssues(result.error.issues).map((i) => withPosition(i, doc, lineCounter));
     throw new PolicyError(POLICY_ERROR_CODES.POLICY_INVALID, "invalid policy", {
