@@ -5,7 +5,6 @@
 // batches — one DeviceResult per item on the device's results subject (JetStream, Nats-Msg-Id =
 // request id, so a re-run publishes no duplicates).
 // Policy violations fail the job for good (UnrecoverableError); retryable errors retry with backoff.
-import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Tracer } from "@opentelemetry/api";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -105,8 +104,6 @@ export class BatchWorker {
   readonly #gather: ChunkGather;
   /** Jobs completed by this worker (their completion stored by BullMQ). */
   completed = 0;
-  /** Whether the connection is corked until the end of this turn of the event loop. */
-  #corked = false;
 
   constructor(options: BatchWorkerOptions) {
     this.#o = options;
@@ -240,8 +237,6 @@ export class BatchWorker {
         await running;
         if (edge && submission.deviceId !== undefined)
           await this.#publish(submission.deviceId, id, submission.items, done);
-        // The completion BullMQ sends on return leaves with those of jobs finishing in this turn.
-        this.#coalesceWrites();
         return jobResult(submission.items.length, startedAt, this.#clock.now(), last);
       },
       {
@@ -343,29 +338,6 @@ export class BatchWorker {
     send().catch((err: unknown) =>
       this.#o.logger.warn("batch callback failed", { batchId, url, err: String(err) }),
     );
-  }
-
-  /**
-   * Makes the completions of jobs that finish in this turn of the event loop leave in one socket
-   * write. BullMQ sends each completion (and, in its reply, the next job) as soon as the processor
-   * returns, a write each; jobs that shared a model call (ChunkGather) finish together, so the
-   * worker's connection is corked until the promise callbacks of this turn have run (a nextTick
-   * queued from one of them runs after them all: BullMQ's steps from the processor's return to the
-   * write, then the write, come first) and their scripts go out in one write, and
-   * Redis reads and answers them in one go (socket writes were ~12% of the process's CPU in a
-   * profile of 1-item jobs). The commands and their order are unchanged.
-   */
-  #coalesceWrites(): void {
-    if (this.#corked) return;
-    // (undefined before the first connect, whatever ioredis's type says)
-    const stream: Pick<Socket, "cork" | "uncork" | "writable"> | undefined = this.#o.redis.stream;
-    if (stream === undefined || !stream.writable) return;
-    stream.cork();
-    this.#corked = true;
-    process.nextTick(() => {
-      this.#corked = false;
-      stream.uncork();
-    });
   }
 
   async close(): Promise<void> {
