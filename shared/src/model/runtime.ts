@@ -312,6 +312,23 @@ async function readOrNotFound(path: string, what: string): Promise<Buffer> {
   }
 }
 
+/**
+ * `path`'s bytes when their sha256 is `sha256` (the manifest's): MODEL_NOT_FOUND when missing,
+ * MODEL_INTEGRITY when it differs.
+ */
+async function readChecked(path: string, what: string, sha256: string): Promise<Buffer> {
+  const bytes = await readOrNotFound(path, what);
+  const actual = sha256Hex(bytes);
+  if (actual !== sha256) {
+    release(bytes);
+    throw new TiergateError(
+      ErrorCode.MODEL_INTEGRITY,
+      `${path}: sha256 ${actual} differs from the manifest's ${sha256}`,
+    );
+  }
+  return bytes;
+}
+
 /** Reads and validates `dir/manifest.json` (MODEL_NOT_FOUND / VALIDATION_FAILED). */
 export async function readManifest(dir: string): Promise<ModelManifest> {
   const raw = await readOrNotFound(join(dir, MANIFEST_FILE), "model manifest");
@@ -337,14 +354,7 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
  */
 async function readRowMap(dir: string, manifest: ModelManifest): Promise<Uint16Array | Int32Array> {
   const path = join(dir, manifest.rowMap.file);
-  const bytes = await readOrNotFound(path, "row map file");
-  const actual = sha256Hex(bytes);
-  if (actual !== manifest.rowMap.sha256) {
-    throw new TiergateError(
-      ErrorCode.MODEL_INTEGRITY,
-      `${path}: sha256 ${actual} differs from the manifest's ${manifest.rowMap.sha256}`,
-    );
-  }
+  const bytes = await readChecked(path, "row map file", manifest.rowMap.sha256);
   const { buckets } = manifest.featurizer;
   const pad = manifest.training.rowsKept;
   if (bytes.length !== pad * 4) {
@@ -378,14 +388,7 @@ const TOKEN_LINES_RE = /^(?:[a-z0-9]+\n)*$/;
  */
 export async function readTokenRows(dir: string, manifest: ModelManifest): Promise<TokenRows | undefined> {
   const path = join(dir, TOKEN_ROWS_FILE);
-  const bytes = await readOrNotFound(path, "token rows file");
-  const actual = sha256Hex(bytes);
-  if (actual !== manifest.tokenRows.sha256) {
-    throw new TiergateError(
-      ErrorCode.MODEL_INTEGRITY,
-      `${path}: sha256 ${actual} differs from the manifest's ${manifest.tokenRows.sha256}`,
-    );
-  }
+  const bytes = await readChecked(path, "token rows file", manifest.tokenRows.sha256);
   const want = manifest.tokenRows.tokens;
   const text = bytes.toString("latin1");
   const lines = text === "" ? [] : text.split("\n");
@@ -511,15 +514,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
     }
   }
 
-  const bytes = await readOrNotFound(join(dir, MODEL_FILE), "model file");
-  const actual = sha256Hex(bytes);
-  if (actual !== manifest.onnx.sha256) {
-    release(bytes);
-    throw new TiergateError(
-      ErrorCode.MODEL_INTEGRITY,
-      `${join(dir, MODEL_FILE)}: sha256 ${actual} differs from the manifest's ${manifest.onnx.sha256}`,
-    );
-  }
+  const bytes = await readChecked(join(dir, MODEL_FILE), "model file", manifest.onnx.sha256);
   let tmp: string | undefined;
   if (entry !== undefined) {
     try {
