@@ -94,8 +94,10 @@ describe("edge batches", () => {
     });
     expect(delayed.status).toBe("delayed");
     expect(delayed.scheduledFor).toBe(Date.parse("2024-06-01T20:00:00.000Z"));
-    const job = await queue.getJob(sub.batchId);
-    expect(job?.opts.delay).toBe(1000);
+    // The status record is written first (its SET NX decides whether the batch id is new), the job
+    // right after: wait for the job too.
+    const job = await waitFor(async () => await queue.getJob(sub.batchId), { message: "the batch's job" });
+    expect(job.opts.delay).toBe(1000);
 
     const done = await waitFor(
       async () => (await store.view(sub.batchId))?.status === "completed" && (await store.view(sub.batchId)),
