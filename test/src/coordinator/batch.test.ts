@@ -148,7 +148,8 @@ describe("edge batches", () => {
     });
     expect(["queued", "running", "completed"]).toContain(first.status);
     expect(first.scheduledFor).toBe(fakeNow);
-    expect((await queue.getJob(sub.batchId))?.opts.delay ?? 0).toBe(0);
+    const job = await waitFor(async () => await queue.getJob(sub.batchId), { message: "the batch's job" });
+    expect(job.opts.delay ?? 0).toBe(0);
     await waitFor(async () => (await deviceResults("dev-in")).length === 2, {
       timeoutMs: 30_000,
       message: "results",
