@@ -3,7 +3,13 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, idProblem, LOG_LEVELS, type LogLevel } from "@tiergate/shared";
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  idProblem,
+  LOG_LEVELS,
+  ONE_SHOT_PARSE,
+  type LogLevel,
+} from "@tiergate/shared";
 import type { ListenAddress } from "./agent.ts";
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -82,12 +88,6 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-/**
- * Options for a parse that runs once per process: zod would otherwise generate and compile a fast
- * path for each object schema on its first parse, which only repays itself over many parses.
- */
-const ONE_SHOT = { jitless: true } as const;
-
 /** Flags win over environment variables, which win over defaults. Throws ConfigError naming each bad setting. */
 export function resolveConfig(
   flags: RawSettings,
@@ -107,7 +107,7 @@ export function resolveConfig(
   if (socket !== undefined && flags.listen === undefined)
     listen = { type: "socket", path: resolve(cwd, socket) };
   else {
-    const parsed = ListenSchema.safeParse(listenRaw ?? DEFAULT_LISTEN, ONE_SHOT);
+    const parsed = ListenSchema.safeParse(listenRaw ?? DEFAULT_LISTEN, ONE_SHOT_PARSE);
     if (parsed.success) listen = parsed.data;
     else problems.push(`--listen (${ENV_VARS.listen}): ${parsed.error.issues[0]?.message ?? "invalid"}`);
   }
@@ -131,7 +131,7 @@ export function resolveConfig(
   };
   if (pick("policy") === undefined) problems.push(`--policy FILE is required (or ${ENV_VARS.policy})`);
   if (deviceId === "") problems.push(`--device-id ID is required (or ${ENV_VARS["device-id"]})`);
-  const parsed = EdgeConfigSchema.safeParse(raw, ONE_SHOT);
+  const parsed = EdgeConfigSchema.safeParse(raw, ONE_SHOT_PARSE);
   if (!parsed.success) {
     const flagOf: Record<string, SettingName> = {
       policyFile: "policy",

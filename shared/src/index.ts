@@ -192,7 +192,14 @@ export type {
 } from "./contracts/batch.ts";
 export { DEFAULT_HEARTBEAT_INTERVAL_MS, LoadedModelSchema, HeartbeatSchema } from "./contracts/heartbeat.ts";
 export type { LoadedModel, Heartbeat } from "./contracts/heartbeat.ts";
-export { decode, encode, validate, decodeReply, encodeErrorReply } from "./contracts/codec.ts";
+export {
+  decode,
+  encode,
+  validate,
+  decodeReply,
+  encodeErrorReply,
+  ONE_SHOT_PARSE,
+} from "./contracts/codec.ts";
 export type { DecodeOptions } from "./contracts/codec.ts";
 
 // ── telemetry ──

@@ -14,7 +14,7 @@ export {
   DEFAULT_MAX_FEATURES,
 } from "./model/featurizer.ts";
 export type { FeaturizerSettings, TokenRows } from "./model/featurizer.ts";
-export { checkTexts, sha256Hex, readTokenRows } from "./model/runtime.ts";
+export { checkTexts, sha256Hex } from "./model/runtime.ts";
 export { encodeBatch, FEATURE_CHUNK, rowMapOf, tokenRowsOf } from "./model/encode.ts";
 export type { EncodedBatch, FeatureRows } from "./model/encode.ts";
 export {

@@ -18,6 +18,13 @@ export interface DecodeOptions {
   what?: string;
 }
 
+/**
+ * Parse options for a value parsed once per process or load (settings, a policy, a model manifest):
+ * zod's first parse of an object schema otherwise generates and compiles a fast path for it
+ * (new Function), which only pays off over many parses.
+ */
+export const ONE_SHOT_PARSE = { jitless: true } as const;
+
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const utf8Encoder = new TextEncoder();
 

@@ -6,6 +6,7 @@ import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { ONE_SHOT_PARSE } from "../contracts/codec.ts";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
 import { confidenceFromProbs } from "./confidence.ts";
 import type { Classification, Confidence } from "./confidence.ts";
@@ -342,8 +343,7 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
       { cause },
     );
   }
-  // jitless: once per load (see parsePolicy).
-  const parsed = ManifestSchema.safeParse(json, { jitless: true });
+  const parsed = ManifestSchema.safeParse(json, ONE_SHOT_PARSE);
   if (!parsed.success) throw validationError(parsed.error, `model manifest ${join(dir, MANIFEST_FILE)}`);
   return parsed.data;
 }
@@ -386,7 +386,7 @@ const TOKEN_LINES_RE = /^(?:[a-z0-9]+\n)*$/;
  * sha256 differs from the manifest's, MODEL_LOAD_FAILED when it is not the manifest's count of
  * sorted, distinct [a-z0-9] tokens a line. Undefined for a model without token rows.
  */
-export async function readTokenRows(dir: string, manifest: ModelManifest): Promise<TokenRows | undefined> {
+async function readTokenRows(dir: string, manifest: ModelManifest): Promise<TokenRows | undefined> {
   const path = join(dir, TOKEN_ROWS_FILE);
   const bytes = await readChecked(path, "token rows file", manifest.tokenRows.sha256);
   const want = manifest.tokenRows.tokens;

@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
+import { ONE_SHOT_PARSE } from "../contracts/codec.ts";
 import { POLICY_ERROR_CODES, PolicyError, type PolicyIssue } from "./errors.ts";
 import { PolicySchema, SUPPORTED_POLICY_MAJORS, policyMajor, type Policy } from "./schema.ts";
 
@@ -64,9 +65,7 @@ export function parsePolicy(text: string, options: ParsePolicyOptions = {}): Loa
   const data: unknown = doc.toJS();
   checkMajor(data, file);
 
-  // jitless: a policy is parsed once per load, and zod's first parse of an object schema otherwise
-  // generates and compiles a fast path for it (new Function) that only pays off over many parses.
-  const result = PolicySchema.safeParse(data, { jitless: true });
+  const result = PolicySchema.safeParse(data, ONE_SHOT_PARSE);
   if (!result.success) {
     const issues = flattenIssues(result.error.issues).map((i) => withPosition(i, doc, lineCounter));
     throw new PolicyError(POLICY_ERROR_CODES.POLICY_INVALID, "invalid policy", {
