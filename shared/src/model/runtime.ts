@@ -2,7 +2,7 @@
 // with onnxruntime-node. The forward pass always runs in ONNX Runtime; JS only featurizes and reads
 // the `probs` output (already temperature-calibrated in-graph).
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -426,10 +426,15 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Bumped when what a cache entry (`loadModel`'s `cacheDir`) holds changes. */
 const ORT_CACHE_LAYOUT = 2;
-/** A cache entry's files: the optimized graph, its weights (external data) and their sha256s. */
+/**
+ * A cache entry's files: the optimized graph, its weights (external data), and their sha256s with,
+ * under IDENTITY_KEY, each file's identity when the sums were last checked.
+ */
 const CACHE_GRAPH = "model.onnx";
 const CACHE_WEIGHTS = "model.onnx.data";
 const CACHE_SUMS = "sha256.json";
+const CACHE_FILES = [CACHE_GRAPH, CACHE_WEIGHTS];
+const IDENTITY_KEY = "identity";
 /** Initializers at least this large go to the weights file (ONNX Runtime maps them from there). */
 const CACHE_EXTERNAL_MIN_BYTES = 4096;
 
@@ -466,13 +471,51 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** Whether a cache entry's files match the sha256s recorded when it was made. */
+/**
+ * A file's identity: device, inode, size, and the modification and status-change times in ns. Any
+ * write, truncation, replacement or `utimes` of the file changes at least one of them (the kernel sets
+ * ctime to the present on each, and only a clock change can set it back), so a file whose identity is
+ * the one recorded right after its sha256 was checked still has those bytes.
+ */
+async function identityOf(path: string): Promise<string> {
+  const s = await stat(path, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/** Writes an entry's sums with its files' identities (temp file and rename: readers see all or none). */
+async function writeCacheSums(
+  entry: string,
+  sums: Record<string, unknown>,
+  identities: readonly string[],
+): Promise<void> {
+  const record = {
+    ...sums,
+    [IDENTITY_KEY]: Object.fromEntries(CACHE_FILES.map((f, i) => [f, identities[i]])),
+  };
+  const tmp = join(entry, `${CACHE_SUMS}.${process.pid}-${randomUUID()}.tmp`);
+  await writeFile(tmp, JSON.stringify(record));
+  await rename(tmp, join(entry, CACHE_SUMS));
+}
+
+/**
+ * Whether a cache entry's files match the sha256s recorded when it was made. The files are hashed
+ * again only when their identities differ from those recorded at the last check (copied, restored
+ * from a backup, touched, or an entry from before identities were kept); when they then match, the
+ * new identities are recorded (best effort). Hashing the small model's weights at every start was
+ * ~10 ms of the edge agent's main thread, the medium model's ~50 ms of the coordinator's.
+ */
 async function ortCacheIntact(entry: string): Promise<boolean> {
   try {
-    const sums = JSON.parse(await readFile(join(entry, CACHE_SUMS), "utf8")) as Record<string, unknown>;
-    const files = [CACHE_GRAPH, CACHE_WEIGHTS];
-    const actual = await Promise.all(files.map((f) => sha256OfFile(join(entry, f))));
-    return files.every((f, i) => sums[f] === actual[i]);
+    const [sums, identities] = await Promise.all([
+      readFile(join(entry, CACHE_SUMS), "utf8").then((t) => JSON.parse(t) as Record<string, unknown>),
+      Promise.all(CACHE_FILES.map((f) => identityOf(join(entry, f)))),
+    ]);
+    const recorded = sums[IDENTITY_KEY] as Record<string, unknown> | undefined;
+    if (CACHE_FILES.every((f, i) => recorded?.[f] === identities[i])) return true;
+    const actual = await Promise.all(CACHE_FILES.map((f) => sha256OfFile(join(entry, f))));
+    if (!CACHE_FILES.every((f, i) => sums[f] === actual[i])) return false;
+    await writeCacheSums(entry, sums, identities).catch(() => undefined);
+    return true;
   } catch {
     return false;
   }
@@ -555,12 +598,10 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   if (tmp !== undefined && entry !== undefined) {
     const made = tmp;
     try {
-      const files = [CACHE_GRAPH, CACHE_WEIGHTS];
-      const sums = await Promise.all(files.map((f) => sha256OfFile(join(made, f))));
-      await writeFile(
-        join(made, CACHE_SUMS),
-        JSON.stringify(Object.fromEntries(files.map((f, i) => [f, sums[i]]))),
-      );
+      // Identities first: a file changed while it is hashed then no longer matches them.
+      const identities = await Promise.all(CACHE_FILES.map((f) => identityOf(join(made, f))));
+      const sums = await Promise.all(CACHE_FILES.map((f) => sha256OfFile(join(made, f))));
+      await writeCacheSums(made, Object.fromEntries(CACHE_FILES.map((f, i) => [f, sums[i]])), identities);
       await rm(entry, { recursive: true, force: true });
       await rename(made, entry);
     } catch {

@@ -2,7 +2,7 @@
 // of their own (loadModel's cacheDir), which must classify exactly as model.onnx does and be rebuilt
 // when damaged, and the bundle the bin runs only while every file it was made from is unchanged.
 import { createHash } from "node:crypto";
-import { readdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -60,6 +60,58 @@ describe("loadModel with a cache directory", () => {
     expect(sums["model.onnx.data"]).toBe(createHash("sha256").update(rebuilt).digest("hex"));
     await Promise.all([plain.close(), reloaded.close()]);
   });
+  it("catches a change that keeps the weights file's size and mtime", async () => {
+    const { nano } = await edgeModels();
+    await using dir = await makeTempDir("model-cache-same-mtime");
+    const plain = await loadModel(nano);
+    await (await loadModel(nano, { cacheDir: dir.path })).close();
+    const entry = join(dir.path, (await readdir(dir.path))[0] ?? "");
+    const weights = join(entry, "model.onnx.data");
+    // A whole-second mtime (utimes cannot set nanoseconds back), recorded by a load that checks the
+    // sha256s again because the file's identity changed.
+    const second = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    await utimes(weights, second, second);
+    await (await loadModel(nano, { cacheDir: dir.path })).close();
+    const recorded = await stat(weights, { bigint: true });
+    const bad = await readFile(weights);
+    const middle = bad.length >> 1;
+    bad[middle] = (bad[middle] ?? 0) ^ 0xff;
+    await writeFile(weights, bad);
+    await utimes(weights, second, second); // size and mtime as recorded; ctime is not
+    const tampered = await stat(weights, { bigint: true });
+    expect([tampered.size, tampered.mtimeNs, tampered.ino]).toEqual([
+      recorded.size,
+      recorded.mtimeNs,
+      recorded.ino,
+    ]);
+    const reloaded = await loadModel(nano, { cacheDir: dir.path });
+    expect(await reloaded.classify(TEXTS)).toEqual(await plain.classify(TEXTS));
+    expect((await readFile(weights)).equals(bad)).toBe(false); // rebuilt, not loaded
+    await Promise.all([plain.close(), reloaded.close()]);
+  });
+
+  it("checks a copied entry's sha256s once, records the copy's identities and then loads it as it is", async () => {
+    const { nano } = await edgeModels();
+    await using first = await makeTempDir("model-cache-origin");
+    await using second = await makeTempDir("model-cache-copy");
+    const plain = await loadModel(nano);
+    await (await loadModel(nano, { cacheDir: first.path })).close();
+    const name = (await readdir(first.path))[0] ?? "";
+    await cp(join(first.path, name), join(second.path, name), { recursive: true });
+    const entry = join(second.path, name);
+    const identity = async (): Promise<unknown> =>
+      (JSON.parse(await readFile(join(entry, "sha256.json"), "utf8")) as { identity?: unknown }).identity;
+    const copied = await identity();
+    const inode = (await stat(join(entry, "model.onnx.data"))).ino;
+    const loaded = await loadModel(nano, { cacheDir: second.path });
+    expect(await loaded.classify(TEXTS)).toEqual(await plain.classify(TEXTS));
+    expect((await stat(join(entry, "model.onnx.data"))).ino).toBe(inode); // the copy was used, not rebuilt
+    const recorded = (await identity()) as Record<string, string>;
+    expect(recorded).not.toEqual(copied);
+    const s = await stat(join(entry, "model.onnx.data"), { bigint: true });
+    expect(recorded["model.onnx.data"]).toBe(`${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`);
+    await Promise.all([plain.close(), loaded.close()]);
+  });
 });
 
 describe("the bin's bundle check", () => {
@@ -81,5 +133,31 @@ describe("the bin's bundle check", () => {
     expect(freshBundle(pkg, { TIERGATE_EDGE_FROM_SOURCE: "1" })).toBeUndefined();
     await utimes(source, s.atime, new Date(s.mtimeMs + 1_000));
     expect(freshBundle(pkg, {})).toBeUndefined();
+  });
+
+  it("stands what comes from a node_modules directory with a hidden lockfile as that lockfile", async () => {
+    const { inputFiles } = (await import(
+      pathToFileURL(join(REPO_ROOT, "edge-agent/bin/fresh-bundle.mjs")).href
+    )) as { inputFiles: (sources: string[]) => string[] };
+    await using dir = await makeTempDir("bundle-inputs");
+    const { mkdir } = await import("node:fs/promises");
+    const withLock = join(dir.path, "a", "node_modules");
+    const withoutLock = join(dir.path, "b", "node_modules");
+    await mkdir(join(withLock, "pkg"), { recursive: true });
+    await mkdir(join(withoutLock, "pkg"), { recursive: true });
+    await writeFile(join(withLock, ".package-lock.json"), "{}");
+    const sources = [
+      join(withLock, "pkg", "index.js"),
+      join(withLock, "pkg", "lib", "x.js"),
+      join(withoutLock, "pkg", "index.js"),
+      join(dir.path, "a", "src", "main.ts"),
+    ];
+    expect(inputFiles(sources)).toEqual(
+      [
+        join(withLock, ".package-lock.json"),
+        join(withoutLock, "pkg", "index.js"),
+        join(dir.path, "a", "src", "main.ts"),
+      ].sort(),
+    );
   });
 });
