@@ -4,9 +4,10 @@
 // resolving, reading and instantiating each module was most of the ~360 ms of module loading on the
 // way to ready, and the bundle also leaves ~10 MB less resident.
 //
-// bin/tiergate-edge.mjs runs the bundle only while it is fresh: dist/inputs.json lists every file
-// the bundle was made from with its size and mtime, and one that differs (an edited source, another
-// install) sends the agent back to the TypeScript sources. Native modules (onnxruntime-node), the
+// bin/tiergate-edge.mjs runs the bundle only while it is fresh: dist/inputs.json lists the files the
+// bundle was made from with their sizes and mtimes (what came from a node_modules directory as that
+// directory's hidden lockfile: inputFiles in fresh-bundle.mjs), and one that differs (an edited source, another install)
+// sends the agent back to the TypeScript sources. Native modules (onnxruntime-node), the
 // OpenTelemetry SDK (its instrumentations hook `require`) and what fastify loads only on demand stay
 // in node_modules.
 //
@@ -15,6 +16,7 @@ import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { inputFiles } from "./fresh-bundle.mjs";
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const DIST_DIR = join(PACKAGE_DIR, "dist");
@@ -110,7 +112,7 @@ for (const chunk of output)
   if (chunk.type === "chunk")
     for (const id of chunk.moduleIds) if (isAbsolute(id) && !id.includes("\0")) files.add(id);
 const inputs = await Promise.all(
-  [...files].sort().map(async (file) => {
+  inputFiles([...files]).map(async (file) => {
     const s = await stat(file);
     return [relative(PACKAGE_DIR, file), s.size, s.mtimeMs >= buildStartedMs ? -1 : s.mtimeMs];
   }),
