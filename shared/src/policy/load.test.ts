@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TiergateError } from "../errors.ts";
 import { POLICY_ERROR_CODES, PolicyError } from "./errors.ts";
-import { loadPolicyFile, parsePolicy, resolveSecret } from "./load.ts";
+import { loadPolicyFile, parsePolicy, plainJsonObject, resolveSecret } from "./load.ts";
 
 const EXAMPLE = resolve(import.meta.dirname, "../../../deploy/policies/example.yaml");
 const REPO = resolve(import.meta.dirname, "../../..");
@@ -86,6 +86,41 @@ describe("parsePolicy", () => {
       parsePolicy('version: "1.0"\nversion: "1.0"\ntasks: {}\n', { file: "dup.yaml" }),
     );
     expect(err.message).toMatch(/dup\.yaml: syntax error: .*unique.*\(line 2/i);
+  });
+
+  it("reads a JSON policy, which skips the YAML parser, to what the YAML parser makes of it", () => {
+    const json = JSON.stringify({ ...MINIMAL, cache: { ttlMs: 5 } }, null, 2);
+    expect(plainJsonObject(json)).toBeDefined(); // the JSON path
+    const viaJson = parsePolicy(json, { file: "p.json" });
+    const viaYaml = parsePolicy(`# a comment: not JSON any more\n${json}`, { file: "p.json" });
+    expect(plainJsonObject(`# a comment\n${json}`)).toBeUndefined();
+    expect(viaJson).toEqual(viaYaml);
+  });
+
+  it("reports a key repeated in a JSON policy as a syntax error, as for YAML", () => {
+    const err = policyError(() =>
+      parsePolicy('{\n  "version": "1.0",\n  "version": "1.0",\n  "tasks": {}\n}\n', { file: "dup.json" }),
+    );
+    expect(err.message).toMatch(/dup\.json: syntax error: .*unique.*\(line 3/i);
+  });
+
+  it("gives a JSON policy's problems with their lines, as for YAML", () => {
+    const text = JSON.stringify({ ...MINIMAL, cache: { ttlMs: 0 } }, null, 2);
+    const err = policyError(() => parsePolicy(text, { file: "bad.json" }));
+    expect(err.message).toMatch(/^bad\.json: cache\.ttlMs: .*\(line \d+, column \d+\)$/);
+  });
+
+  it("takes a text as plain JSON only when no object in it repeats a key", () => {
+    expect(plainJsonObject('{"a": "x\\": y", "b": {"c": ":"}, "d": [{"e": 1}, {"e": 2}]}')).toEqual({
+      a: 'x": y',
+      b: { c: ":" },
+      d: [{ e: 1 }, { e: 2 }],
+    });
+    expect(plainJsonObject('{"a": {"b": 1, "b": 2}}')).toBeUndefined();
+    expect(plainJsonObject('{"a": 1, "\\u0061": 2}')).toBeUndefined(); // the same key, escaped
+    expect(plainJsonObject('[{"a": 1}]')).toBeUndefined();
+    expect(plainJsonObject("a: 1")).toBeUndefined();
+    expect(plainJsonObject('{"a": 1,}')).toBeUndefined();
   });
 
   it("lists every problem, one line each, with the line of the bad field", () => {
