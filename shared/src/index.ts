@@ -4,6 +4,7 @@
 export const VERSION = "0.1.0";
 
 // ── http ──
+export { makeDirs } from "./make-dirs.ts";
 export { drainRequestBody, DEFAULT_DRAIN_MAX_BYTES, DEFAULT_DRAIN_TIMEOUT_MS } from "./http/drain.ts";
 export type { DrainLimits } from "./http/drain.ts";
 

@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { toTiergateError } from "@tiergate/shared";
+import { makeDirs, toTiergateError } from "@tiergate/shared";
 import type { CliIo, Command } from "../cli.ts";
 import { DataFormatSchema } from "../training/data.ts";
 import { evaluateModel } from "../training/eval-model.ts";
@@ -64,11 +64,11 @@ export const evalCommand: Command = {
       });
       io.stdout(formatReport(report, manifest));
       if (values.report !== undefined) {
-        await mkdir(dirname(values.report), { recursive: true });
+        await makeDirs(dirname(values.report));
         await writeFile(values.report, `${JSON.stringify(report, null, 2)}\n`);
       }
       if (values.plot !== undefined) {
-        await mkdir(dirname(values.plot), { recursive: true });
+        await makeDirs(dirname(values.plot));
         await writeFile(values.plot, coveragePrecisionSvg(report));
       }
       return 0;

@@ -1,11 +1,12 @@
 // train → fit temperature on validation → export ONNX → thresholds on validation → metrics → model
 // directory (model.onnx + row-map.bin + token-rows.txt + manifest.json). Every number in the manifest comes from ONNX Runtime
 // running the exported graph on the featurized splits, as inference will.
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import {
   ErrorCode,
+  makeDirs,
   MANIFEST_FILE,
   MODEL_FILE,
   ROW_MAP_FILE,
@@ -274,7 +275,7 @@ async function writeVariant(
     },
     createdAt: new Date().toISOString(),
   };
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   // model.onnx, row map and token rows first, manifest last (renamed into place): a reader never
   // sees a manifest without its files.
   await writeFile(join(dir, MODEL_FILE), bytes);

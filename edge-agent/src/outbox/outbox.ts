@@ -5,9 +5,9 @@
 // recorded in a separate ack marker (`acked.json`, replaced atomically), and segments whose records
 // are all delivered are deleted.
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, TiergateError } from "@tiergate/shared";
+import { ErrorCode, makeDirs, TiergateError } from "@tiergate/shared";
 import { DEFAULT_MAX_SEGMENT_BYTES, RecordLog, type RecoveryReport } from "../storage/record-log.ts";
 
 export const DEFAULT_OUTBOX_MAX_PENDING_BYTES = 256 * 1024 * 1024;
@@ -68,9 +68,13 @@ export class Outbox {
   static async open(options: OutboxOptions): Promise<Outbox> {
     const dir = options.dir;
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
     } catch (err) {
-      throw new TiergateError(ErrorCode.STORAGE_FAILED, `cannot create outbox dir ${dir}`, { cause: err });
+      throw new TiergateError(
+        ErrorCode.STORAGE_FAILED,
+        `cannot create outbox dir ${dir}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     const epoch = await readOrCreateEpoch(dir);
     const ackedThrough = await readAck(dir);

@@ -5,10 +5,10 @@
 // truncates a torn tail off the last segment (what a crash mid-write leaves behind).
 //
 // Record: u32 bodyLength | u32 crc32(body) | body = u8 type | u48 seq | u48 timeMs | payload
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from "node:fs/promises";
+import { open, readdir, readFile, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { ErrorCode, TiergateError } from "@tiergate/shared";
+import { ErrorCode, makeDirs, TiergateError } from "@tiergate/shared";
 
 export const DEFAULT_MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 export const RECORD_HEADER_BYTES = 8;
@@ -107,7 +107,7 @@ export class RecordLog {
     const report: RecoveryReport = { segments: 0, records: 0, truncatedBytes: 0, corruptSegments: [] };
     const segments: SegmentInfo[] = [];
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
       const names = (await readdir(dir)).filter((n) => n.endsWith(SEGMENT_SUFFIX)).sort();
       for (const [i, name] of names.entries()) {
         const path = join(dir, name);

@@ -2,12 +2,13 @@
 // with onnxruntime-node. The forward pass always runs in ONNX Runtime; JS only featurizes and reads
 // the `probs` output (already temperature-calibrated in-graph).
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { ONE_SHOT_PARSE } from "../contracts/codec.ts";
 import { ErrorCode, TiergateError, validationError } from "../errors.ts";
+import { makeDirs } from "../make-dirs.ts";
 import { confidenceFromProbs } from "./confidence.ts";
 import type { Classification, Confidence } from "./confidence.ts";
 import type { TokenRows } from "./featurizer.ts";
@@ -562,7 +563,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   if (entry !== undefined) {
     try {
       tmp = `${entry}.${process.pid}-${randomUUID()}.tmp`;
-      await mkdir(tmp, { recursive: true });
+      await makeDirs(tmp);
     } catch {
       tmp = undefined; // no cache where it cannot be written
     }

@@ -1,6 +1,7 @@
 // The agent as a process (`tiergate-edge start`): a SIGKILL while the outbox holds 1,000 requests
 // loses none and duplicates none, every deferred result can then be fetched, and bad input never
 // takes the process down.
+import { spawnSync } from "node:child_process";
 import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -205,6 +206,33 @@ describe("edge agent process", () => {
     }
     // Graceful stop: SIGTERM, exit code 0.
     expect(await agent.handle.stop()).toEqual({ code: 0, signal: null });
+  });
+
+  it("refuses a data directory it cannot create, saying why, instead of waiting on it", async () => {
+    // Node's recursive mkdir never settles under /proc; the agent's start used to wait on it forever.
+    await using dir = await makeTempDir("edge-bad-data-dir");
+    const dataDir = `/proc/tiergate-test-${process.pid}`;
+    const run = spawnSync(
+      process.execPath,
+      [
+        EDGE_BIN,
+        "start",
+        "--policy",
+        await writePolicy(dir.path),
+        "--device-id",
+        DEVICE,
+        "--listen",
+        "127.0.0.1:0",
+      ],
+      {
+        env: { ...process.env, TIERGATE_DATA_DIR: dataDir, TIERGATE_NATS_URL: "nats://127.0.0.1:1" },
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+    );
+    expect(run.signal).toBeNull(); // ended by itself, not by the timeout
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain(`cannot create outbox dir ${dataDir}/outbox: ENOENT`);
   });
 
   it("answers bad input with typed 4xx errors and stays up", async () => {
