@@ -82,6 +82,8 @@ export class NatsLink implements Escalator {
   #libs: NatsLibraries | undefined;
   #state: LinkState = "connecting";
   #closed = false;
+  /** Ends the reconnect loops' pauses at close: a stop waited up to a whole pause before. */
+  readonly #closing = new AbortController();
   #tasks = new Set<Promise<void>>();
   #stopConsumer: (() => void) | undefined;
 
@@ -185,6 +187,7 @@ export class NatsLink implements Escalator {
   /** Stops the results consumer and drains the connection (pending publishes are flushed). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     this.#stopConsumer?.();
     const nc = this.#nc;
     if (nc !== undefined && !nc.isClosed()) {
@@ -243,7 +246,7 @@ export class NatsLink implements Escalator {
         const msg = "cannot connect to NATS yet; answering from the edge meanwhile";
         if (failures++ === 0) this.#o.logger.warn(msg, fields);
         else this.#o.logger.debug(msg, fields);
-        await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS);
+        await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS, this.#closing.signal);
       }
     }
   }
@@ -306,7 +309,8 @@ export class NatsLink implements Escalator {
         if (this.#closed) return;
         this.#o.logger.warn("results consumer stopped; restarting", { err: String(err) });
       }
-      if (!this.#closed) await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS);
+      if (!this.#closed)
+        await sleep(this.#o.reconnectDelayMs ?? DEFAULT_RECONNECT_DELAY_MS, this.#closing.signal);
     }
   }
 }
@@ -331,6 +335,16 @@ function requestError(err: unknown, natsErrors: typeof NatsCore.errors): Tiergat
   return toTiergateError(err, ErrorCode.UNAVAILABLE);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
