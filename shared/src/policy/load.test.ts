@@ -81,11 +81,14 @@ describe("parsePolicy", () => {
     expect(err.message).toMatch(/^broken\.yaml: syntax error: .+\(line \d+, column \d+\)/);
   });
 
-  it("reports a duplicate key as a syntax error", () => {
-    const err = policyError(() =>
-      parsePolicy('version: "1.0"\nversion: "1.0"\ntasks: {}\n', { file: "dup.yaml" }),
+  it.each([
+    ["dup.yaml", 'version: "1.0"\nversion: "1.0"\ntasks: {}\n', 2],
+    ["dup.json", '{\n  "version": "1.0",\n  "version": "1.0",\n  "tasks": {}\n}\n', 3],
+  ])("reports a repeated key as a syntax error with its line (%s)", (file, text, line) => {
+    const err = policyError(() => parsePolicy(text, { file }));
+    expect(err.message).toMatch(
+      new RegExp(`${file.replace(".", "\\.")}: syntax error: .*unique.*\\(line ${line}`, "i"),
     );
-    expect(err.message).toMatch(/dup\.yaml: syntax error: .*unique.*\(line 2/i);
   });
 
   it("reads a JSON policy, which skips the YAML parser, to what the YAML parser makes of it", () => {
@@ -95,13 +98,6 @@ describe("parsePolicy", () => {
     const viaYaml = parsePolicy(`# a comment: not JSON any more\n${json}`, { file: "p.json" });
     expect(plainJsonObject(`# a comment\n${json}`)).toBeUndefined();
     expect(viaJson).toEqual(viaYaml);
-  });
-
-  it("reports a key repeated in a JSON policy as a syntax error, as for YAML", () => {
-    const err = policyError(() =>
-      parsePolicy('{\n  "version": "1.0",\n  "version": "1.0",\n  "tasks": {}\n}\n', { file: "dup.json" }),
-    );
-    expect(err.message).toMatch(/dup\.json: syntax error: .*unique.*\(line 3/i);
   });
 
   it("gives a JSON policy's problems with their lines, as for YAML", () => {

@@ -23,6 +23,22 @@ beforeAll(async () => {
   await edgeModels();
 }, 900_000);
 
+/** nano loaded without a cache, and its cache entry made in `cacheDir`, with its weights file. */
+async function nanoCacheEntry(cacheDir: string) {
+  const { nano } = await edgeModels();
+  const plain = await loadModel(nano);
+  await (await loadModel(nano, { cacheDir })).close();
+  const entry = join(cacheDir, (await readdir(cacheDir))[0] ?? "");
+  return { nano, plain, entry, weights: join(entry, "model.onnx.data") };
+}
+
+/** `bytes` with its middle byte's bits flipped (in place). */
+function flipMiddleByte(bytes: Buffer): Buffer {
+  const middle = bytes.length >> 1;
+  bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
+  return bytes;
+}
+
 describe("loadModel with a cache directory", () => {
   it("writes the optimized graph and its weights on the first load and classifies from them as from model.onnx", async () => {
     const { small } = await edgeModels();
@@ -42,15 +58,9 @@ describe("loadModel with a cache directory", () => {
   });
 
   it("rebuilds a damaged cache entry instead of loading it", async () => {
-    const { nano } = await edgeModels();
     await using dir = await makeTempDir("model-cache-damaged");
-    const plain = await loadModel(nano);
-    await (await loadModel(nano, { cacheDir: dir.path })).close();
-    const entry = join(dir.path, (await readdir(dir.path))[0] ?? "");
-    const weights = join(entry, "model.onnx.data");
-    const bad = await readFile(weights);
-    const middle = bad.length >> 1;
-    bad[middle] = (bad[middle] ?? 0) ^ 0xff;
+    const { nano, plain, entry, weights } = await nanoCacheEntry(dir.path);
+    const bad = flipMiddleByte(await readFile(weights));
     await writeFile(weights, bad);
     const reloaded = await loadModel(nano, { cacheDir: dir.path });
     expect(await reloaded.classify(TEXTS)).toEqual(await plain.classify(TEXTS));
@@ -60,22 +70,17 @@ describe("loadModel with a cache directory", () => {
     expect(sums["model.onnx.data"]).toBe(createHash("sha256").update(rebuilt).digest("hex"));
     await Promise.all([plain.close(), reloaded.close()]);
   });
+
   it("catches a change that keeps the weights file's size and mtime", async () => {
-    const { nano } = await edgeModels();
     await using dir = await makeTempDir("model-cache-same-mtime");
-    const plain = await loadModel(nano);
-    await (await loadModel(nano, { cacheDir: dir.path })).close();
-    const entry = join(dir.path, (await readdir(dir.path))[0] ?? "");
-    const weights = join(entry, "model.onnx.data");
+    const { nano, plain, weights } = await nanoCacheEntry(dir.path);
     // A whole-second mtime (utimes cannot set nanoseconds back), recorded by a load that checks the
     // sha256s again because the file's identity changed.
     const second = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
     await utimes(weights, second, second);
     await (await loadModel(nano, { cacheDir: dir.path })).close();
     const recorded = await stat(weights, { bigint: true });
-    const bad = await readFile(weights);
-    const middle = bad.length >> 1;
-    bad[middle] = (bad[middle] ?? 0) ^ 0xff;
+    const bad = flipMiddleByte(await readFile(weights));
     await writeFile(weights, bad);
     await utimes(weights, second, second); // size and mtime as recorded; ctime is not
     const tampered = await stat(weights, { bigint: true });
