@@ -6,10 +6,10 @@
 //
 // bin/tiergate-edge.mjs runs the bundle only while it is fresh: dist/inputs.json lists the files the
 // bundle was made from with their sizes and mtimes (what came from a node_modules directory as that
-// directory's hidden lockfile: inputFiles in fresh-bundle.mjs), and one that differs (an edited source, another install)
-// sends the agent back to the TypeScript sources. Native modules (onnxruntime-node), the
-// OpenTelemetry SDK (its instrumentations hook `require`) and what fastify loads only on demand stay
-// in node_modules.
+// directory's hidden lockfile: inputFiles in fresh-bundle.mjs), and one that differs (an edited
+// source, another install) sends the agent back to the TypeScript sources. Native modules
+// (onnxruntime-node), the OpenTelemetry SDK (its instrumentations hook `require`) and what fastify
+// loads only on demand stay in node_modules.
 //
 // Usage: node edge-agent/bin/bundle.mjs   (needs rolldown, which the workspace's vitest brings)
 import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
