@@ -20,9 +20,18 @@ enableCompileCache?.();
 // TypeScript sources.
 const { freshBundle } = await import("./fresh-bundle.mjs");
 const { main } = await import(freshBundle() ?? "../src/cli.ts");
-process.exitCode = await main(process.argv.slice(2), {
+const code = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   cwd: process.cwd(),
 });
+// The command has finished (for `start`: a graceful stop, or a failed start): nothing left may keep
+// the process, such as a NATS connection attempt to a server that does not answer (it would hold the
+// process until the client's 20 s timeout). What stdout and stderr still hold is written first.
+await Promise.all(
+  [process.stdout, process.stderr].map((s) =>
+    s.writableLength > 0 ? new Promise((resolve) => s.once("drain", resolve)) : undefined,
+  ),
+);
+process.exit(code);

@@ -213,7 +213,17 @@ export class NatsLink implements Escalator {
     let failures = 0;
     while (!this.#closed) {
       try {
-        const nc = await this.#o.connect();
+        // A connection attempt can hang until the client's timeout (a server that does not answer):
+        // closing the link stops waiting for it, and a connection it still makes is closed.
+        const attempt = this.#o.connect();
+        const nc = await untilAborted(attempt, this.#closing.signal);
+        if (nc === undefined) {
+          attempt.then(
+            (late) => void late.close().catch(() => undefined),
+            () => undefined,
+          );
+          return;
+        }
         // The JetStream client loads once there is a server to use it with: while NATS is
         // unreachable (and right after ready) only the connector's own module is loaded.
         let libs: NatsLibraries;
@@ -333,6 +343,25 @@ function requestError(err: unknown, natsErrors: typeof NatsCore.errors): Tiergat
     });
   }
   return toTiergateError(err, ErrorCode.UNAVAILABLE);
+}
+
+/** `promise`'s value, or undefined as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const abort = (): void => resolve(undefined);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -3,6 +3,7 @@
 // takes the process down.
 import { spawnSync } from "node:child_process";
 import { request } from "node:http";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -233,6 +234,29 @@ describe("edge agent process", () => {
     expect(run.signal).toBeNull(); // ended by itself, not by the timeout
     expect(run.status).toBe(1);
     expect(run.stderr).toContain(`cannot create outbox dir ${dataDir}/outbox: ENOENT`);
+  });
+
+  it("stops at once on SIGTERM while a NATS server does not answer its connection", async () => {
+    // A server that accepts and never speaks: the client waits for its INFO until its 20 s timeout.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      await using dir = await makeTempDir("edge-silent-nats");
+      const agent = await startAgent({
+        policyFile: await writePolicy(dir.path),
+        dataDir: `${dir.path}/data`,
+        natsUrl: `nats://127.0.0.1:${port}`,
+        subjects: testSubjects(),
+      });
+      await waitFor(() => sockets.size > 0, { timeoutMs: 10_000, message: "a connection attempt" });
+      // Before: the stop waited for that attempt to time out, and was killed here after 8 s.
+      expect(await agent.handle.stop({ timeoutMs: 8_000 })).toEqual({ code: 0, signal: null });
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 
   it("answers bad input with typed 4xx errors and stays up", async () => {
