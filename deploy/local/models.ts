@@ -4,7 +4,7 @@
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parsePolicy } from "@tiergate/shared";
+import { makeDirs, parsePolicy } from "@tiergate/shared";
 import { ensureModels, PRESET_NAMES, type PresetName } from "../../test/src/models/ensure-models.ts";
 
 export const LOCK_NAME = ".ensure-models.lock";
@@ -33,7 +33,7 @@ export async function policyModelDirs(options: EnsureStackModelsOptions): Promis
 }
 
 async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   const lock = join(dir, LOCK_NAME);
   for (;;) {
     try {

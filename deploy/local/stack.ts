@@ -4,11 +4,11 @@
 // `stop()` (or `await using`) stops them in reverse order of start and removes the temp dir. Logs
 // stream to files in a separate folder that is kept on failure (or with `keepLogs`).
 import { createWriteStream, existsSync, type WriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Policy } from "@tiergate/shared";
+import { makeDirs, type Policy } from "@tiergate/shared";
 import { startNatsServer, type NatsServerHandle } from "../../test/src/harness/nats-server.ts";
 import { startProcess, type ProcessHandle } from "../../test/src/harness/process.ts";
 import { startRedisServer, type RedisServerHandle } from "../../test/src/harness/redis-server.ts";
@@ -191,7 +191,7 @@ export class Stack implements AsyncDisposable {
   async startEdge(deviceId: string): Promise<EdgeService> {
     const port = await freePort();
     const dataDir = join(this.dir, "edge", deviceId);
-    await mkdir(dataDir, { recursive: true });
+    await makeDirs(dataDir);
     const service = await this.#startHttp(`edge-${deviceId}`, port, "/readyz", [
       EDGE_BIN,
       "start",
