@@ -4,6 +4,7 @@
 // and keeps reconnecting: the agent answers from the edge while the link is down. The NATS client
 // libraries are imported when it first connects, after the agent is ready: importing them was ~5% of
 // start-to-ready, and nothing before the first connection needs them.
+import { setTimeout as delay } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type * as NatsCore from "@nats-io/transport-node";
 import type * as NatsJetStream from "@nats-io/jetstream";
@@ -366,14 +367,5 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | 
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return delay(ms, undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
 }
