@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { packResults, unpackResults } from "./result-pack.ts";
+import type { InferResult } from "@tiergate/shared";
+import { compactResult, expandResult, packResults, unpackResults } from "./result-pack.ts";
 
 const result = (id: string, label: string, confidence: number, extra: Record<string, unknown> = {}) => ({
   id,
@@ -46,5 +47,119 @@ describe("packResults", () => {
       undefined,
       { id: "a" },
     ]);
+  });
+});
+
+describe("compactResult", () => {
+  const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x)) as unknown;
+  const medium = {
+    id: "a",
+    task: "intent",
+    status: "answered",
+    label: "translate",
+    servedBy: {
+      tier: "medium",
+      where: "cloud",
+      kind: "model",
+      model: "medium",
+      version: "intent-medium-fp32-dcad877a70e1",
+    },
+    degraded: false,
+    cached: false,
+    attempts: [
+      {
+        tier: "medium",
+        where: "cloud",
+        kind: "model",
+        model: "medium",
+        modelVersion: "intent-medium-fp32-dcad877a70e1",
+        label: "translate",
+        confidence: 0.9931627511978149,
+        accepted: true,
+        durationMs: 1.9466569999999592,
+        costUsd: 0.00002,
+        threshold: 0.9,
+      },
+    ],
+    costUsd: 0.00002,
+    timings: {
+      totalMs: 3.4665329999997994,
+      steps: [{ step: "tier:medium", durationMs: 1.9466569999999592 }],
+    },
+    policyVersion: "1.0",
+    confidence: 0.9931627511978149,
+  };
+  const llm = {
+    ...medium,
+    servedBy: { tier: "llm", where: "cloud", kind: "llm", model: "gpt-x" },
+    attempts: [
+      { ...medium.attempts[0], accepted: false, confidence: 0.4 },
+      {
+        tier: "llm",
+        where: "cloud",
+        kind: "llm",
+        model: "gpt-x",
+        label: "translate",
+        accepted: true,
+        durationMs: 12,
+      },
+    ],
+    timings: {
+      totalMs: 20,
+      steps: [
+        { step: "tier:medium", durationMs: 1.94 },
+        { step: "tier:llm", durationMs: 12 },
+      ],
+    },
+    confidence: 0.97,
+  };
+  const cached = {
+    ...medium,
+    servedBy: { tier: "cache", where: "cloud", kind: "cache" },
+    cached: true,
+    attempts: [{ tier: "cache", where: "cloud", kind: "cache", accepted: true, durationMs: 0.2 }],
+    timings: { totalMs: 0.4, steps: [{ step: "cache", durationMs: 0.2 }] },
+  };
+  const edgeBatch = {
+    ...medium,
+    attempts: [
+      { tier: "nano", where: "edge", kind: "model", accepted: false, durationMs: 0.03 },
+      ...medium.attempts,
+    ],
+  };
+  const refused = {
+    id: "r",
+    task: "intent",
+    status: "refused",
+    degraded: false,
+    cached: false,
+    attempts: [],
+    costUsd: 0,
+    timings: { totalMs: 0, steps: [] },
+    error: { code: "DEADLINE_EXCEEDED", message: "late" },
+  };
+
+  it.each([
+    ["a medium answer", medium],
+    ["an LLM answer after the model", llm],
+    ["a cached answer", cached],
+    ["an edge batch item (edge attempts first)", edgeBatch],
+    ["a refusal", refused],
+  ])("stores %s so that it reads back as it was", (_, r) => {
+    expect(expandResult(json(compactResult(r as InferResult)))).toEqual(json(r));
+  });
+
+  it("leaves out what a result repeats of its attempts", () => {
+    const stored = compactResult(medium as InferResult);
+    expect(stored).not.toHaveProperty("servedBy");
+    expect(stored).not.toHaveProperty("confidence");
+    expect(stored).toHaveProperty("timings", { totalMs: medium.timings.totalMs });
+    expect(JSON.stringify(stored).length).toBeLessThan(JSON.stringify(medium).length * 0.8);
+    expect(compactResult(refused as InferResult)).toBe(refused); // nothing to leave out
+  });
+
+  it("reads results stored before compaction as they are, and drops a damaged one", () => {
+    expect(expandResult(json(medium))).toEqual(json(medium));
+    expect(expandResult({ ...refused, "~servedBy": 3 })).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@
 // multi-item chunk is stored as its first result plus, for each of the others, only the leaves that
 // differ from it. Generic over the JSON shape: a field added to InferResult needs nothing here.
 // Packing is lossless for JSON values (what a result is); `unpack(pack(xs))` deep-equals `xs`.
+import type { InferResult, ServedBy, TierAttempt } from "@tiergate/shared";
 
 /** A value as JSON keeps it. */
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -83,4 +84,86 @@ export function unpackResults(packed: unknown): unknown[] {
   if (!isRecord(packed) || !isRecord(packed["first"]) || !Array.isArray(packed["rest"])) return [];
   const first = packed["first"];
   return [first, ...packed["rest"].map((p) => (isRecord(p) ? apply(first, p as Patch) : undefined))];
+}
+
+// A result repeats parts of its own attempts: `servedBy` is the accepted attempt's tier, where, kind,
+// model and version; `confidence` is that attempt's; and a cascade's `timings.steps` are one
+// `tier:<name>` step per attempt with the attempt's duration. A stored result leaves those out with
+// a marker where they are exactly that (~190 of a typical 1-item job's ~740 bytes, which BullMQ stores
+// twice: the job's hash and its events stream). The markers' keys cannot occur in a result (its
+// schema is strict), and `expandResult(compactResult(r))` deep-equals `r`.
+const SERVED_BY_ATTEMPT = "~servedBy";
+const CONFIDENCE_OF_SERVED_BY = "~confidence";
+const STEPS_OF_ATTEMPTS = "~steps";
+
+function servedByOf(a: TierAttempt): ServedBy {
+  const s: ServedBy = { tier: a.tier, where: a.where, kind: a.kind };
+  if (a.model !== undefined) s.model = a.model;
+  if (a.modelVersion !== undefined) s.version = a.modelVersion;
+  return s;
+}
+
+/** `r` as stored: what it repeats of its attempts replaced by markers (`r` itself when nothing is). */
+export function compactResult(r: InferResult): object {
+  const { servedBy: sb, attempts } = r;
+  const out: Record<string, unknown> = { ...r };
+  let changed = false;
+  if (sb !== undefined) {
+    const i = attempts.findIndex(
+      (a) =>
+        a.tier === sb.tier &&
+        a.where === sb.where &&
+        a.kind === sb.kind &&
+        a.model === sb.model &&
+        a.modelVersion === sb.version,
+    );
+    if (i >= 0) {
+      delete out["servedBy"];
+      out[SERVED_BY_ATTEMPT] = i;
+      changed = true;
+      if (r.confidence !== undefined && r.confidence === attempts[i]?.confidence) {
+        delete out["confidence"];
+        out[CONFIDENCE_OF_SERVED_BY] = 1;
+      }
+    }
+  }
+  const { steps } = r.timings;
+  if (
+    steps.length > 0 &&
+    steps.length === attempts.length &&
+    steps.every((s, k) => s.step === `tier:${attempts[k]?.tier}` && s.durationMs === attempts[k]?.durationMs)
+  ) {
+    out["timings"] = { totalMs: r.timings.totalMs };
+    out[STEPS_OF_ATTEMPTS] = 1;
+    changed = true;
+  }
+  return changed ? out : r;
+}
+
+/** A stored result as `compactResult` was given it (anything without markers as it is). */
+export function expandResult(stored: unknown): unknown {
+  if (!isRecord(stored)) return stored;
+  const hasMarker =
+    SERVED_BY_ATTEMPT in stored || CONFIDENCE_OF_SERVED_BY in stored || STEPS_OF_ATTEMPTS in stored;
+  if (!hasMarker) return stored;
+  const attempts = Array.isArray(stored["attempts"]) ? (stored["attempts"] as TierAttempt[]) : [];
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stored)) {
+    if (k === SERVED_BY_ATTEMPT) {
+      const a = attempts[v as number];
+      if (a === undefined) return undefined; // damaged: the result is dropped, as a bad one is
+      out["servedBy"] = servedByOf(a);
+      if (stored[CONFIDENCE_OF_SERVED_BY] === 1 && a.confidence !== undefined)
+        out["confidence"] = a.confidence;
+    } else if (k === STEPS_OF_ATTEMPTS) {
+      const timings = isRecord(stored["timings"]) ? stored["timings"] : {};
+      out["timings"] = {
+        ...timings,
+        steps: attempts.map((a) => ({ step: `tier:${a.tier}`, durationMs: a.durationMs })),
+      };
+    } else if (k !== CONFIDENCE_OF_SERVED_BY && !(k === "timings" && STEPS_OF_ATTEMPTS in stored)) {
+      out[k] = v;
+    }
+  }
+  return out;
 }

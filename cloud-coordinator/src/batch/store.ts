@@ -20,7 +20,13 @@ import {
   type InferResult,
 } from "@tiergate/shared";
 import { LuaScript } from "../cache/lua.ts";
-import { packResults, unpackResults, type PackedResults } from "./result-pack.ts";
+import {
+  compactResult,
+  expandResult,
+  packResults,
+  unpackResults,
+  type PackedResults,
+} from "./result-pack.ts";
 
 export const BATCH_KEY_PREFIX = "tg:batch:";
 /** BullMQ queue of the batch jobs (the scheduler's and worker's default). */
@@ -66,9 +72,10 @@ export type BatchMeta = z.infer<typeof BatchMetaSchema>;
 /**
  * A batch job's return value (stored by BullMQ with the job's completion): when it ran, by the
  * worker's clock, and the results not already in the results hash (the last chunk's, or all of a
- * one-chunk batch's): one result as it is, several packed (`packResults`: the first, then what
- * each other one changes, ~5x smaller for 50 results of one model call). BullMQ serialises a return
- * value twice and Redis keeps it twice (the job's hash and the events stream).
+ * one-chunk batch's), each without what it repeats of its own attempts (`compactResult`): one result
+ * as it is, several packed (`packResults`: the first, then what each other one changes, ~5x smaller
+ * for 50 results of one model call). BullMQ serialises a return value twice and Redis keeps it twice
+ * (the job's hash and the events stream).
  */
 export type BatchJobResult = {
   items: number;
@@ -93,9 +100,10 @@ export function jobResult(
   completedAt: number,
   results: readonly InferResult[],
 ): BatchJobResult {
-  return results.length > 1
-    ? { items, startedAt, completedAt, packed: packResults(results) }
-    : { items, startedAt, completedAt, results: [...results] };
+  const stored = results.map((r) => compactResult(r));
+  return stored.length > 1
+    ? { items, startedAt, completedAt, packed: packResults(stored) }
+    : { items, startedAt, completedAt, results: stored as InferResult[] };
 }
 
 /** The status record of a batch that is stored but has not started. */
@@ -318,7 +326,7 @@ function merged(raw: RawBatch): { meta: BatchMeta | undefined; results: Map<stri
         completedAt: job.data.completedAt,
       };
     for (const r of job.data.results ?? unpackResults(job.data.packed)) {
-      const parsed = InferResultSchema.safeParse(r);
+      const parsed = InferResultSchema.safeParse(expandResult(r));
       if (parsed.success) results.set(parsed.data.id, parsed.data);
     }
   }

@@ -108,6 +108,19 @@ describe("edge batches", () => {
     );
     expect(done.results.map((r) => r.id)).toEqual(sub.items.map((i) => i.id));
     expect(done.results.every((r) => r.status === "answered" && r.servedBy?.where === "cloud")).toBe(true);
+    // What the stored form leaves out where it repeats the accepted attempt, read back whole.
+    for (const r of done.results) {
+      const by = r.attempts.find((a) => a.accepted);
+      expect(r.servedBy).toEqual({
+        tier: by?.tier,
+        where: by?.where,
+        kind: by?.kind,
+        model: by?.model,
+        version: by?.modelVersion,
+      });
+      expect(r.confidence).toBe(by?.confidence);
+      expect(r.timings.steps.map((t) => t.step)).toContain(`tier:${by?.tier}`);
+    }
     expect(done.startedAt).toBeGreaterThanOrEqual(fakeNow);
 
     const published = await waitFor(
