@@ -9,20 +9,19 @@ import { dirname, resolve } from "node:path";
 /** Creates `dir` and its missing parents; rejects with the filesystem's error when one cannot be made. */
 export async function makeDirs(dir: string): Promise<void> {
   const missing: string[] = [];
-  for (let at = resolve(dir); ;) {
-    try {
-      if ((await stat(at)).isDirectory()) break;
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const s = await stat(at).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (s?.isDirectory() === true) break;
+    if (s !== undefined)
       throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), {
         code: "ENOTDIR",
         path: at,
       });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
     missing.push(at);
-    const parent = dirname(at);
-    if (parent === at) break;
-    at = parent;
+    if (dirname(at) === at) break;
   }
   for (const d of missing.reverse()) {
     try {

@@ -147,23 +147,23 @@ export function expandResult(stored: unknown): unknown {
     SERVED_BY_ATTEMPT in stored || CONFIDENCE_OF_SERVED_BY in stored || STEPS_OF_ATTEMPTS in stored;
   if (!hasMarker) return stored;
   const attempts = Array.isArray(stored["attempts"]) ? (stored["attempts"] as TierAttempt[]) : [];
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(stored)) {
-    if (k === SERVED_BY_ATTEMPT) {
-      const a = attempts[v as number];
-      if (a === undefined) return undefined; // damaged: the result is dropped, as a bad one is
-      out["servedBy"] = servedByOf(a);
-      if (stored[CONFIDENCE_OF_SERVED_BY] === 1 && a.confidence !== undefined)
-        out["confidence"] = a.confidence;
-    } else if (k === STEPS_OF_ATTEMPTS) {
-      const timings = isRecord(stored["timings"]) ? stored["timings"] : {};
-      out["timings"] = {
-        ...timings,
-        steps: attempts.map((a) => ({ step: `tier:${a.tier}`, durationMs: a.durationMs })),
-      };
-    } else if (k !== CONFIDENCE_OF_SERVED_BY && !(k === "timings" && STEPS_OF_ATTEMPTS in stored)) {
-      out[k] = v;
-    }
+  const {
+    [SERVED_BY_ATTEMPT]: servedBy,
+    [CONFIDENCE_OF_SERVED_BY]: confidence,
+    [STEPS_OF_ATTEMPTS]: steps,
+    ...out
+  } = stored;
+  if (servedBy !== undefined) {
+    const a = attempts[servedBy as number];
+    if (a === undefined) return undefined; // damaged: the result is dropped, as a bad one is
+    out["servedBy"] = servedByOf(a);
+    if (confidence === 1 && a.confidence !== undefined) out["confidence"] = a.confidence;
+  }
+  if (steps !== undefined) {
+    out["timings"] = {
+      ...(isRecord(out["timings"]) ? out["timings"] : {}),
+      steps: attempts.map((a) => ({ step: `tier:${a.tier}`, durationMs: a.durationMs })),
+    };
   }
   return out;
 }
