@@ -38,9 +38,12 @@ const EXTERNAL = [
 // for that importer only, the require gets a stand-in that requires the module on first use. Node's
 // http2, https and tls (fastify's server.js, for its http2 and https options) and prom-client's
 // Pushgateway (with http, https and zlib) were ~10-15 ms of the main thread's ~450 ms to ready.
+// semver (47 modules, for fastify's check of a plugin's declared fastify version) and prom-client's
+// AggregatorRegistry (it loads node:cluster, child_process and dgram as it loads) are the same case.
 const LAZY_REQUIRES = [
   { importer: /[\\/]fastify[\\/]lib[\\/]server\.js$/, source: /^node:(http2|https)$/ },
-  { importer: /[\\/]prom-client[\\/]index\.js$/, source: /^\.\/lib\/pushgateway$/ },
+  { importer: /[\\/]prom-client[\\/]index\.js$/, source: /^\.\/lib\/(pushgateway|cluster)$/ },
+  { importer: /[\\/]fastify[\\/]lib[\\/]plugin-utils\.js$/, source: /^semver$/ },
 ];
 const LAZY_PREFIX = "\0lazy-require:";
 
@@ -74,6 +77,20 @@ const lazyRequires = {
   },
 };
 
+/**
+ * One copy of the OpenTelemetry API: prom-client requires its CommonJS build, the agent imports its
+ * ES module build, and bundled both were ~80 modules to load where ~40 do. The API keeps its state
+ * on a global either way, so the two behaved as one; now they are one.
+ * @type {import("rolldown").Plugin}
+ */
+const oneOtelApi = {
+  name: "tiergate-one-otel-api",
+  async resolveId(source, importer, options) {
+    if (source !== "@opentelemetry/api" || options.kind !== "require-call") return null;
+    return this.resolve(source, importer, { kind: "import-statement", skipSelf: true });
+  },
+};
+
 const { rolldown } = await import("rolldown").catch((cause) => {
   throw new Error("bundle.mjs needs rolldown (npm ci installs it with vitest)", { cause });
 });
@@ -88,7 +105,7 @@ const bundle = await rolldown({
   input: { cli: join(PACKAGE_DIR, "src", "cli.ts") },
   platform: "node",
   external: EXTERNAL,
-  plugins: [lazyRequires],
+  plugins: [lazyRequires, oneOtelApi],
   // The workspace packages' TypeScript sources, as Node and vitest resolve them.
   resolve: { conditionNames: ["source", "node", "import", "default"] },
   transform: { target: "esnext" },

@@ -7,7 +7,6 @@
 // Record: u32 bodyLength | u32 crc32(body) | body = u8 type | u48 seq | u48 timeMs | payload
 import { open, readdir, readFile, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { ErrorCode, makeDirs, TiergateError } from "@tiergate/shared";
 
 export const DEFAULT_MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -32,6 +31,14 @@ export type RecordLogOptions = {
   maxSegmentBytes?: number;
   now?: () => number;
 };
+
+// node:zlib on first use, not as the agent loads: it was ~5 ms of every start, and an empty outbox
+// and results store need no checksum until the first append.
+let zlibCrc32: ((data: Uint8Array) => number) | undefined;
+function crc32(data: Uint8Array): number {
+  zlibCrc32 ??= process.getBuiltinModule("node:zlib").crc32;
+  return zlibCrc32(data);
+}
 
 type Pending = { bytes: Buffer; resolve: (seq: number) => void; reject: (err: unknown) => void; seq: number };
 
