@@ -16,10 +16,14 @@ import { SingleTextInputs, encodeBatch, rowMapOf, tokenRowsOf } from "./encode.t
 import type { EncodedBatch, FeatureRows } from "./encode.ts";
 import { MANIFEST_FILE, MODEL_FILE, MODEL_IO, ManifestSchema, TOKEN_ROWS_FILE } from "./manifest.ts";
 import type { ModelManifest } from "./manifest.ts";
+import { createOrtSession } from "./ort-session.ts";
+import type { OrtSession } from "./ort-session.ts";
 
 export const DEFAULT_INTRA_OP_THREADS = 1;
 export const DEFAULT_INTER_OP_THREADS = 1;
 export const DEFAULT_TOP_K = 3;
+/** The fetches of a native run: `probs` only, as `classify`'s `session.run(feeds, ["probs"])` asks. */
+const PROBS_ONLY: Record<string, null> = { [MODEL_IO.probs]: null };
 
 export interface LoadModelOptions {
   /** ONNX Runtime intra-op threads (default 1: the edge box runs many things). */
@@ -32,6 +36,12 @@ export interface LoadModelOptions {
    * every load builds the session from model.onnx.
    */
   cacheDir?: string;
+  /**
+   * `classify` calls onnxruntime-node's native session directly, without its public `run`'s checks
+   * and deferral (see ort-session.ts): default true. False gives the stock session only (benchmarks'
+   * baselines; a way out should a future onnxruntime-node's binding differ in a way not detected).
+   */
+  nativeRun?: boolean;
 }
 
 /** Throws VALIDATION_FAILED unless every text is a non-blank string. */
@@ -61,8 +71,13 @@ function isBlank(text: string): boolean {
 export class ModelRuntime {
   readonly manifest: ModelManifest;
   readonly dir: string;
-  /** The raw ONNX Runtime session (benchmarks compare against it). */
+  /**
+   * The public ONNX Runtime session, over the native one `classify` runs (benchmarks compare against
+   * a `nativeRun: false` runtime's, onnxruntime-node's own).
+   */
   readonly session: ort.InferenceSession;
+  /** The native run that `classify` calls (see ort-session.ts); undefined where unavailable. */
+  readonly #runSync: OrtSession["runSync"];
   /** The featurizer and bucket → row map that `encode` uses. */
   readonly featureRows: FeatureRows;
   readonly #topK: number;
@@ -75,12 +90,13 @@ export class ModelRuntime {
     manifest: ModelManifest,
     rowMap: Uint16Array | Int32Array,
     tokens: TokenRows | undefined,
-    session: ort.InferenceSession,
+    ortSession: OrtSession,
     topK: number,
   ) {
     this.dir = dir;
     this.manifest = manifest;
-    this.session = session;
+    this.session = ortSession.session;
+    this.#runSync = ortSession.runSync;
     this.featureRows = { featurizer: manifest.featurizer, rowMap, pad: manifest.training.rowsKept, tokens };
     this.#topK = Math.max(1, Math.min(topK, manifest.labels.length));
     this.#single = new SingleTextInputs(this.featureRows);
@@ -99,12 +115,20 @@ export class ModelRuntime {
     return encodeBatch(texts, this.featureRows);
   }
 
-  /** Classifies each text (one `session.run`). Empty or blank text → VALIDATION_FAILED. */
+  /**
+   * Classifies each text (one native run, synchronous; one `session.run` where there is none). Empty
+   * or blank text → VALIDATION_FAILED.
+   */
   async classify(texts: readonly string[]): Promise<Classification[]> {
     checkTexts(texts);
     if (this.#closed) throw new TiergateError(ErrorCode.SHUTTING_DOWN, "model runtime is closed");
     if (texts.length === 0) return [];
     const single = texts.length === 1 ? this.#single : undefined;
+    const runSync = this.#runSync;
+    if (runSync !== undefined) {
+      const feeds = single === undefined ? this.encode(texts).feeds : single.fill(texts[0] ?? "");
+      return this.decode(runSync(feeds, PROBS_ONLY)[MODEL_IO.probs]?.data, texts.length);
+    }
     if (single === undefined) {
       const { feeds } = this.encode(texts);
       const out = await this.session.run(feeds, [MODEL_IO.probs]);
@@ -542,6 +566,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const rowMap = await readRowMap(dir, manifest);
   const tokens = await readTokenRows(dir, manifest);
   const topK = options.topK ?? DEFAULT_TOP_K;
+  const nativeRun = options.nativeRun ?? true;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
     interOpNumThreads: options.interOpThreads ?? DEFAULT_INTER_OP_THREADS,
@@ -551,7 +576,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const entry = options.cacheDir === undefined ? undefined : ortCacheEntry(options.cacheDir, manifest);
   if (entry !== undefined && (await ortCacheIntact(entry))) {
     try {
-      const session = await ort.InferenceSession.create(join(entry, CACHE_GRAPH), sessionOptions);
+      const session = await createOrtSession(join(entry, CACHE_GRAPH), sessionOptions, nativeRun);
       return new ModelRuntime(dir, manifest, rowMap, tokens, session, topK);
     } catch {
       // An entry ONNX Runtime refuses is rebuilt from model.onnx below.
@@ -568,9 +593,9 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       tmp = undefined; // no cache where it cannot be written
     }
   }
-  let session: ort.InferenceSession;
+  let session: OrtSession;
   try {
-    session = await ort.InferenceSession.create(
+    session = await createOrtSession(
       bytes,
       tmp === undefined
         ? sessionOptions
@@ -587,6 +612,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
             // cache entry's name carries the CPU it was optimized on.
             logSeverityLevel: 3,
           },
+      nativeRun,
     );
   } catch (cause) {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);

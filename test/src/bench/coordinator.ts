@@ -164,7 +164,9 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => bare.close(() => resolve()));
 
   // ── 3. medium decision vs raw session.run ──
-  const raw = await loadModel(f.mediumDir);
+  // The baselines' model calls go through onnxruntime-node's own session.run, as a worker written
+  // straight on onnxruntime-node would (the cascade's classify calls the native session directly).
+  const raw = await loadModel(f.mediumDir, { nativeRun: false });
   const decisionUs: number[] = [];
   const sessionUs: number[] = [];
   for (let i = 0; i < WARMUP + DECISIONS; i++) {

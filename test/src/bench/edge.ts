@@ -212,9 +212,11 @@ async function decisionTimes(
     if (nano === undefined) throw new Error("no nano tier");
     const text = CONFIDENT[0] ?? "";
     const feeds = nano.encode([text]).feeds;
+    // onnxruntime-node's own session.run (nano's classify calls the native session directly).
+    const stock = await loadModel(nano.dir, { nativeRun: false });
     const body = { task: TASK, input: text };
     const fns = {
-      sessionRunUs: () => nano.session.run(feeds),
+      sessionRunUs: () => stock.session.run(feeds),
       classifyUs: () => nano.classify([text]),
       decisionUs: () => agent.engine.infer(body),
     };
@@ -231,6 +233,7 @@ async function decisionTimes(
       }
       rounds.push(round);
     }
+    await stock.close();
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
     return {
       decisionUs: median(rounds.map((r) => r.decisionUs)),

@@ -111,12 +111,14 @@ async function partsPerText(runtime: ModelRuntime, texts: string[]) {
 
 async function benchModel(dir: string, texts: string[]) {
   const runtime = await loadModel(dir);
+  // "raw": onnxruntime-node's own session.run (classify calls the native session directly).
+  const stock = await loadModel(dir, { nativeRun: false });
   try {
     let i = 0;
     const pick = () => texts[i++ % texts.length] ?? "x";
     const encoded = texts.slice(0, 64).map((t) => runtime.encode([t]).feeds);
     let j = 0;
-    const raw = () => runtime.session.run(encoded[j++ % encoded.length] ?? {}, ["probs"]);
+    const raw = () => stock.session.run(encoded[j++ % encoded.length] ?? {}, ["probs"]);
     let k = 0;
     const wrapped = () => runtime.classify([texts[k++ % 64] ?? "x"]);
     const oneByOne = () => runtime.classify([pick()]);
@@ -136,7 +138,7 @@ async function benchModel(dir: string, texts: string[]) {
         batched[`c${callers}`] = await batchedThroughput(runtime, texts, callers);
       rounds.push({ raw: rawT, classify: classifyT, oneByOne: oneByOneT, batched });
     }
-    const perTextAt256 = await partsPerText(runtime, texts);
+    const perTextAt256 = await partsPerText(stock, texts);
     const batching: Record<
       string,
       {
@@ -177,6 +179,7 @@ async function benchModel(dir: string, texts: string[]) {
     };
   } finally {
     await runtime.close();
+    await stock.close();
   }
 }
 

@@ -145,6 +145,30 @@ describe("trained model directory", () => {
     }
   });
 
+  it("classifies as onnxruntime-node's own session.run does, alone and in a batch (classify runs the native session)", async () => {
+    const stock = await loadModel(modelDir, { nativeRun: false });
+    try {
+      const texts = ["what is my credit score", "tell me a joke", "!!!", "move two hundred dollars from checking into savings"];
+      const n = LABELS + 1;
+      const probs = async (t: string[]) =>
+        [...((await stock.session.run(stock.encode(t).feeds, ["probs"]))["probs"]?.data as Float32Array)];
+      const all = await probs(texts);
+      const batch = await runtime.classify(texts);
+      expect(batch).toEqual(await stock.classify(texts));
+      for (const [i, text] of texts.entries()) {
+        const [alone] = await runtime.classify([text]);
+        expect(alone).toEqual((await stock.classify([text]))[0]);
+        const row = all.slice(i * n, (i + 1) * n);
+        expect(batch[i]?.probability).toBe(Math.max(...row));
+        expect(batch[i]?.label).toBe(runtime.labels[row.indexOf(Math.max(...row))]);
+      }
+      // The public session over the same native one still runs (benchmarks and tests call it).
+      expect((await runtime.session.run(runtime.encode(["hi"]).feeds, ["probs"]))["probs"]?.dims).toEqual([1, n]);
+    } finally {
+      await stock.close();
+    }
+  });
+
   it("answers concurrent one-text calls each with its own text (the reused single-text inputs)", async () => {
     const texts = ["what is my credit score", "tell me a joke", "!!!", "please move two hundred dollars from my checking account into savings today for the rent"];
     const one = [];
@@ -202,16 +226,23 @@ describe("trained model directory", () => {
     await expect(runtime.classify(["ok", "  "])).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
-  it("runs a call that finds the micro-batcher idle at once, and queues those that arrive meanwhile", async () => {
-    const batcher = new MicroBatcher(runtime, { maxWaitMs: 50 });
-    const first = batcher.classify("what is my credit score");
-    expect(batcher.batches).toBe(1); // started in the call itself, no wait
-    const rest = ["tell me a joke", "set a timer for ten minutes"].map((t) => batcher.classify(t));
-    expect(batcher.batches).toBe(1); // a batch is running: these wait for the next one
-    const [a, b, c] = await Promise.all([first, ...rest]);
-    expect(batcher.batches).toBe(2);
-    const singles = await runtime.classify(["what is my credit score", "tell me a joke", "set a timer for ten minutes"]);
-    expect([a, b, c].map((x) => x?.label)).toEqual(singles.map((x) => x.label));
+  it("runs the first call of a turn at once and gathers the turn's later calls into one run at its end", async () => {
+    const batcher = new MicroBatcher(runtime); // maxWaitMs under 1: the end of the turn
+    const texts = ["what is my credit score", "tell me a joke", "set a timer for ten minutes"];
+    const first = batcher.classify(texts[0] ?? "");
+    expect(batcher.batches).toBe(1); // ran in the call itself, no wait
+    const rest = texts.slice(1).map((t) => batcher.classify(t));
+    expect(batcher.batches).toBe(1); // the turn's later calls wait for its end
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batcher.batches).toBe(2); // one run for both, at the end of the turn
+    const answers = await Promise.all([first, ...rest]);
+    const singles = await runtime.classify(texts);
+    expect(answers.map((x) => x.label)).toEqual(singles.map((x) => x.label));
+    expect(answers.map((x) => x.probability)).toEqual(singles.map((x) => x.probability));
+    await new Promise((resolve) => setImmediate(resolve));
+    const again = batcher.classify("tell me a joke");
+    expect(batcher.batches).toBe(3); // a new turn: at once again
+    expect((await again).label).toBe(answers[1]?.label);
     await batcher.close();
   });
 
