@@ -162,6 +162,14 @@ describe("trained model directory", () => {
         expect(batch[i]?.probability).toBe(Math.max(...row));
         expect(batch[i]?.label).toBe(runtime.labels[row.indexOf(Math.max(...row))]);
       }
+      // The native run is synchronous: no turn of the event loop passes (onnxruntime-node's own
+      // session.run waits for one), so a fallback to the stock session would show here.
+      let turned = false;
+      setImmediate(() => (turned = true));
+      await runtime.classify(texts);
+      expect(turned).toBe(false);
+      await stock.classify(texts);
+      expect(turned).toBe(true);
       // The public session over the same native one still runs (benchmarks and tests call it).
       expect((await runtime.session.run(runtime.encode(["hi"]).feeds, ["probs"]))["probs"]?.dims).toEqual([1, n]);
     } finally {
