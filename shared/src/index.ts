@@ -266,7 +266,6 @@ export {
   readManifest,
   ModelRuntime,
   DEFAULT_INTRA_OP_THREADS,
-  DEFAULT_INTER_OP_THREADS,
   DEFAULT_TOP_K,
 } from "./model/runtime.ts";
 export type { LoadModelOptions } from "./model/runtime.ts";

@@ -153,6 +153,7 @@ export async function createOrtSession(
 ): Promise<OrtSession> {
   const b = nativeRun ? nativeBinding() : null;
   if (b === null) {
+    // One call per overload of `create` (a path, or the bytes): TypeScript picks one per call.
     const session =
       typeof source === "string"
         ? await ort.InferenceSession.create(source, options)
