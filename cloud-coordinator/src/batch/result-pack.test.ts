@@ -1,6 +1,23 @@
 import { describe, expect, it } from "vitest";
-import type { InferResult } from "@tiergate/shared";
-import { compactResult, expandResult, packResults, unpackResults } from "./result-pack.ts";
+import {
+  ErrorInfoSchema,
+  InferResultSchema,
+  ServedBySchema,
+  StepTimingSchema,
+  TierAttemptSchema,
+  TimingsSchema,
+  TokenUsageSchema,
+  type InferResult,
+} from "@tiergate/shared";
+import {
+  STORED_SHORT_NAMES,
+  compactResult,
+  expandResult,
+  longNames,
+  packResults,
+  shortNames,
+  unpackResults,
+} from "./result-pack.ts";
 
 const result = (id: string, label: string, confidence: number, extra: Record<string, unknown> = {}) => ({
   id,
@@ -154,12 +171,66 @@ describe("compactResult", () => {
     expect(stored).not.toHaveProperty("servedBy");
     expect(stored).not.toHaveProperty("confidence");
     expect(stored).toHaveProperty("timings", { totalMs: medium.timings.totalMs });
+    expect(stored).not.toHaveProperty("degraded");
+    expect(stored).not.toHaveProperty("cached");
     expect(JSON.stringify(stored).length).toBeLessThan(JSON.stringify(medium).length * 0.8);
-    expect(compactResult(refused as InferResult)).toBe(refused); // nothing to leave out
+    expect(compactResult(refused as InferResult)).not.toHaveProperty("degraded");
+    expect(compactResult(cached as InferResult)).toHaveProperty("cached", true);
   });
 
   it("reads results stored before compaction as they are, and drops a damaged one", () => {
     expect(expandResult(json(medium))).toEqual(json(medium));
     expect(expandResult({ ...refused, "~servedBy": 3 })).toBeUndefined();
+  });
+});
+
+describe("shortNames", () => {
+  const medium = result("bb-1-0", "translate", 0.9931627511978149);
+  const oneItem = {
+    items: 1,
+    startedAt: 1_796_282_895_571,
+    completedAt: 1_796_282_895_580,
+    results: [medium],
+  };
+  const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x)) as unknown;
+
+  it("stores a job result in fewer bytes and reads it back as it was", () => {
+    const stored = JSON.stringify(shortNames(oneItem));
+    expect(stored.length).toBeLessThan(JSON.stringify(oneItem).length * 0.75);
+    expect(stored).not.toContain('"attempts"');
+    expect(longNames(JSON.parse(stored))).toEqual(json(oneItem));
+  });
+
+  it("reads back packed results, patches and removals included", () => {
+    const packed = packResults([
+      compactResult(medium as InferResult),
+      compactResult(result("bb-1-1", "weather", 0.95, { degraded: true }) as InferResult),
+      compactResult({ ...result("bb-1-2", "weather", 0.5), label: undefined } as InferResult),
+    ]);
+    const job = { items: 3, startedAt: 1, completedAt: 2, packed };
+    expect(longNames(JSON.parse(JSON.stringify(shortNames(job))))).toEqual(json(job));
+  });
+
+  it("reads a record written before short names as it is", () => {
+    expect(longNames(json(oneItem))).toEqual(json(oneItem));
+  });
+
+  it("gives every name its own short name, which no contract field has", () => {
+    const shorts = Object.values(STORED_SHORT_NAMES);
+    expect(new Set(shorts).size).toBe(shorts.length);
+    for (const s of shorts) expect(s).toHaveLength(1);
+    const contractKeys = [
+      InferResultSchema,
+      TierAttemptSchema,
+      ServedBySchema,
+      TimingsSchema,
+      StepTimingSchema,
+      TokenUsageSchema,
+      ErrorInfoSchema,
+    ].flatMap((schema) => Object.keys(schema.shape));
+    for (const key of contractKeys) {
+      expect(key.length, key).toBeGreaterThan(1);
+      expect(STORED_SHORT_NAMES, key).toHaveProperty(key);
+    }
   });
 });

@@ -86,11 +86,11 @@ export function unpackResults(packed: unknown): unknown[] {
   return [first, ...packed["rest"].map((p) => (isRecord(p) ? apply(first, p as Patch) : undefined))];
 }
 
-// A result repeats parts of its own attempts: `servedBy` is the accepted attempt's tier, where, kind,
+// A result repeats parts of its own attempts (and is nearly always neither degraded nor cached): `servedBy` is the accepted attempt's tier, where, kind,
 // model and version; `confidence` is that attempt's; and a cascade's `timings.steps` are one
 // `tier:<name>` step per attempt with the attempt's duration. A stored result leaves those out with
-// a marker where they are exactly that (~190 of a typical 1-item job's ~740 bytes, which BullMQ stores
-// twice: the job's hash and its events stream). The markers' keys cannot occur in a result (its
+// a marker where they are exactly that, and `degraded` and `cached` where they are false (~220 of a
+// typical 1-item job's ~740 bytes, which BullMQ stores twice: the job's hash and its events stream). The markers' keys cannot occur in a result (its
 // schema is strict), and `expandResult(compactResult(r))` deep-equals `r`.
 const SERVED_BY_ATTEMPT = "~servedBy";
 const CONFIDENCE_OF_SERVED_BY = "~confidence";
@@ -127,6 +127,15 @@ export function compactResult(r: InferResult): object {
       }
     }
   }
+  // Nearly every result is neither degraded nor cached: false is what a stored result without them means.
+  if (r.degraded === false) {
+    delete out["degraded"];
+    changed = true;
+  }
+  if (r.cached === false) {
+    delete out["cached"];
+    changed = true;
+  }
   const { steps } = r.timings;
   if (
     steps.length > 0 &&
@@ -140,11 +149,15 @@ export function compactResult(r: InferResult): object {
   return changed ? out : r;
 }
 
-/** A stored result as `compactResult` was given it (anything without markers as it is). */
+/** A stored result as `compactResult` was given it (one stored before compaction as it is). */
 export function expandResult(stored: unknown): unknown {
   if (!isRecord(stored)) return stored;
   const hasMarker =
-    SERVED_BY_ATTEMPT in stored || CONFIDENCE_OF_SERVED_BY in stored || STEPS_OF_ATTEMPTS in stored;
+    SERVED_BY_ATTEMPT in stored ||
+    CONFIDENCE_OF_SERVED_BY in stored ||
+    STEPS_OF_ATTEMPTS in stored ||
+    !("degraded" in stored) ||
+    !("cached" in stored);
   if (!hasMarker) return stored;
   const attempts = Array.isArray(stored["attempts"]) ? (stored["attempts"] as TierAttempt[]) : [];
   const {
@@ -159,6 +172,8 @@ export function expandResult(stored: unknown): unknown {
     out["servedBy"] = servedByOf(a);
     if (confidence === 1 && a.confidence !== undefined) out["confidence"] = a.confidence;
   }
+  out["degraded"] ??= false;
+  out["cached"] ??= false;
   if (steps !== undefined) {
     out["timings"] = {
       ...(isRecord(out["timings"]) ? out["timings"] : {}),
@@ -166,4 +181,91 @@ export function expandResult(stored: unknown): unknown {
     };
   }
   return out;
+}
+
+// What a stored job result (return value) calls each field: one character instead of the contract's
+// name (~180 of a 1-item job's ~560 bytes). Every byte of a return value is copied several times on
+// the way (serialised twice by BullMQ, sent, stored in the job's hash and the events stream, read
+// back), and the key names were a third of it. One mapping for every object in a stored result
+// (results, attempts, patches, the envelope); a name not in it is kept as it is. No contract key is a
+// single character (checked by a test), so a stored key of one character is always a short name, and
+// records written before short names read back unchanged.
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  // InferResult
+  id: "i",
+  task: "t",
+  status: "s",
+  label: "l",
+  answer: "n",
+  confidence: "c",
+  servedBy: "b",
+  degraded: "D",
+  cached: "H",
+  attempts: "a",
+  costUsd: "u",
+  timings: "g",
+  error: "e",
+  policyVersion: "p",
+  traceId: "x",
+  resultUrl: "r",
+  // TierAttempt, ServedBy, TokenUsage, ErrorInfo, Timings, StepTiming
+  tier: "T",
+  where: "w",
+  kind: "k",
+  model: "m",
+  modelVersion: "v",
+  version: "V",
+  threshold: "h",
+  accepted: "A",
+  durationMs: "d",
+  usage: "U",
+  promptTokens: "P",
+  completionTokens: "C",
+  code: "o",
+  message: "M",
+  totalMs: "z",
+  steps: "y",
+  step: "Y",
+  // compactResult's markers
+  [SERVED_BY_ATTEMPT]: "B",
+  [CONFIDENCE_OF_SERVED_BY]: "K",
+  [STEPS_OF_ATTEMPTS]: "S",
+  // the job result's envelope and PackedResults
+  items: "N",
+  startedAt: "F",
+  completedAt: "L",
+  results: "R",
+  packed: "Q",
+  first: "f",
+  rest: "q",
+};
+const LONG_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(SHORT_NAMES).map(([long, short]) => [short, long]),
+);
+
+/** The names `shortNames` writes, by the contract's name (for tests). */
+export const STORED_SHORT_NAMES = SHORT_NAMES;
+
+function renamed(value: unknown, names: Readonly<Record<string, string>>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => renamed(v, names));
+  const out: Record<string, unknown> = {};
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    const name = names[k] ?? k;
+    if (name === "__proto__") continue;
+    out[name] = renamed(v, names);
+  }
+  return out;
+}
+
+/** A JSON value with every field of a stored job result under its one-character name. */
+export function shortNames(value: unknown): unknown {
+  return renamed(value, SHORT_NAMES);
+}
+
+/** `shortNames` undone; a value with the contract's names (an older record) comes back as it is. */
+export function longNames(value: unknown): unknown {
+  return renamed(value, LONG_NAMES);
 }

@@ -23,7 +23,9 @@ import { LuaScript } from "../cache/lua.ts";
 import {
   compactResult,
   expandResult,
+  longNames,
   packResults,
+  shortNames,
   unpackResults,
   type PackedResults,
 } from "./result-pack.ts";
@@ -74,8 +76,9 @@ export type BatchMeta = z.infer<typeof BatchMetaSchema>;
  * worker's clock, and the results not already in the results hash (the last chunk's, or all of a
  * one-chunk batch's), each without what it repeats of its own attempts (`compactResult`): one result
  * as it is, several packed (`packResults`: the first, then what each other one changes, ~5x smaller
- * for 50 results of one model call). BullMQ serialises a return value twice and Redis keeps it twice
- * (the job's hash and the events stream).
+ * for 50 results of one model call), under short names (`shortNames`: ~35% fewer bytes for one
+ * result). BullMQ serialises a return value twice and Redis keeps it twice (the job's hash and the
+ * events stream).
  */
 export type BatchJobResult = {
   items: number;
@@ -93,17 +96,22 @@ const BatchJobResultSchema = z.object({
   packed: z.unknown().optional(),
 });
 
+/** A `BatchJobResult` as a job returns it (and BullMQ stores it): under short names (`shortNames`). */
+export type StoredJobResult = { readonly [name: string]: unknown };
+
 /** The return value of a job whose last results are `results`. */
 export function jobResult(
   items: number,
   startedAt: number,
   completedAt: number,
   results: readonly InferResult[],
-): BatchJobResult {
+): StoredJobResult {
   const stored = results.map((r) => compactResult(r));
-  return stored.length > 1
-    ? { items, startedAt, completedAt, packed: packResults(stored) }
-    : { items, startedAt, completedAt, results: stored as InferResult[] };
+  const result: BatchJobResult =
+    stored.length > 1
+      ? { items, startedAt, completedAt, packed: packResults(stored) }
+      : { items, startedAt, completedAt, results: stored as InferResult[] };
+  return shortNames(result) as StoredJobResult;
 }
 
 /** The status record of a batch that is stored but has not started. */
@@ -314,7 +322,8 @@ function merged(raw: RawBatch): { meta: BatchMeta | undefined; results: Map<stri
   const results = parseResults(
     typeof raw.results === "object" && raw.results !== null ? (raw.results as Record<string, string>) : {},
   );
-  const job = typeof raw.job === "string" ? BatchJobResultSchema.safeParse(JSON.parse(raw.job)) : undefined;
+  const job =
+    typeof raw.job === "string" ? BatchJobResultSchema.safeParse(longNames(JSON.parse(raw.job))) : undefined;
   if (meta !== undefined && job?.success === true) {
     // (A job that returned `{ items }` only, as before, fails the schema; its status record says
     // "completed" itself, and its results are all in the results hash.)

@@ -38,7 +38,7 @@ import {
   DEFAULT_BATCH_RETENTION_MS,
   jobResult,
   newBatchMeta,
-  type BatchJobResult,
+  type StoredJobResult,
   type BatchMeta,
   type BatchStore,
 } from "./store.ts";
@@ -97,7 +97,7 @@ export function limiterFor(ratePerSecond: number): { max: number; duration: numb
 }
 
 export class BatchWorker {
-  readonly worker: Worker<BatchJobData, BatchJobResult>;
+  readonly worker: Worker<BatchJobData, StoredJobResult>;
   readonly #o: BatchWorkerOptions;
   readonly #clock: Clock;
   readonly #marks: RunningMarks;
@@ -111,7 +111,7 @@ export class BatchWorker {
     this.#marks = new RunningMarks(options.runningMarkMs ?? DEFAULT_RUNNING_MARK_MS);
     this.#gather = new ChunkGather(async (reqs, onOutcome) => await options.cascade.runMany(reqs, onOutcome));
     const { batch } = options.policy().policy;
-    this.worker = new Worker<BatchJobData, BatchJobResult>(
+    this.worker = new Worker<BatchJobData, StoredJobResult>(
       options.queueName ?? DEFAULT_BATCH_QUEUE,
       async (job) => await this.#process(job),
       {
@@ -163,7 +163,7 @@ export class BatchWorker {
     this.worker.on("error", (err) => this.#o.logger.error("batch worker error", { err }));
   }
 
-  async #process(job: Job<BatchJobData>): Promise<BatchJobResult> {
+  async #process(job: Job<BatchJobData>): Promise<StoredJobResult> {
     // The submission was parsed against the contract when it came in (API, edge intake); the job's
     // data is checked for the shape this code relies on, and used as stored.
     const problem = jobDataProblem(job.data);
