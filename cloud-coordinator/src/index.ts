@@ -82,6 +82,7 @@ export type { LoadedRuntime, ModelRegistryOptions } from "./escalation/models.ts
 export type { CloudModel, ModelSource, LlmClassifier } from "./escalation/types.ts";
 export {
   BATCH_EVENTS_MAX_LEN,
+  STORE_CHUNK,
   BatchScheduler,
   BatchJobDataSchema,
   DEFAULT_BATCH_QUEUE,
@@ -90,7 +91,7 @@ export type { BatchSchedulerOptions, SubmitOutcome, BatchJobData } from "./batch
 export { BatchWorker, limiterFor } from "./batch/worker.ts";
 export type { BatchWorkerOptions } from "./batch/worker.ts";
 export { BatchStore } from "./batch/store.ts";
-export type { BatchMeta, BatchJobResult, BatchStoreOptions } from "./batch/store.ts";
+export type { BatchMeta, BatchJobResult, StoredJobResult, BatchStoreOptions } from "./batch/store.ts";
 export { EdgeBatchIntake, ensureStream } from "./batch/edge-intake.ts";
 export { buildApiServer, ApiBatchRequestSchema, DEFAULT_BODY_LIMIT_BYTES } from "./api/server.ts";
 export type { ApiServerOptions } from "./api/server.ts";

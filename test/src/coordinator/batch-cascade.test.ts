@@ -4,8 +4,20 @@
 // gets a refused result of its own; an item whose LLM call fails retries the job, and the retry
 // runs only the items without a stored result.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Coordinator } from "@tiergate/cloud-coordinator";
-import { BatchResultSchema, toTiergateError, type BatchResult, type InferResult } from "@tiergate/shared";
+import {
+  BatchScheduler,
+  BatchStore,
+  DEFAULT_BATCH_QUEUE,
+  STORE_CHUNK,
+  type Coordinator,
+} from "@tiergate/cloud-coordinator";
+import {
+  BatchResultSchema,
+  toTiergateError,
+  type BatchResult,
+  type BatchSubmission,
+  type InferResult,
+} from "@tiergate/shared";
 import { waitFor } from "../index.ts";
 import { API_KEY, TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
@@ -150,6 +162,63 @@ describe("batch items through the cascade together", () => {
       expect(f.standin.stats().chatRequests).toBe(4);
     } finally {
       f.standin.setFaults({});
+    }
+  });
+});
+
+describe("a burst of submissions", () => {
+  it("stores more than a chunk's worth at once, runs each batch once and answers repeats as duplicates", async () => {
+    // Submitted together, the burst is stored in chunks of STORE_CHUNK, all in flight at once; the
+    // repeats of three ids land in other chunks than their first submission.
+    const store = new BatchStore({
+      redis: await f.connectRedis(),
+      keyPrefix: "bc2:tg:batch:",
+      jobKeyPrefix: `bc2:bull:${DEFAULT_BATCH_QUEUE}:`,
+    });
+    const scheduler = new BatchScheduler({
+      redis: await f.connectRedis(true),
+      store,
+      policy: () => f.policy,
+      prefix: "bc2:bull",
+      forceOffPeak: true,
+    });
+    try {
+      const n = STORE_CHUNK * 2 + 50;
+      const inputs = [...f.gold.keys()];
+      const sub = (i: number): BatchSubmission => ({
+        batchId: `burst-${i}`,
+        source: "api",
+        submittedAt: Date.now(),
+        items: [{ id: `burst-${i}-0`, task: TASK, input: inputs[i % inputs.length] ?? "" }],
+      });
+      const repeats = [1, STORE_CHUNK + 1, n - 1];
+      const before = batches.batchesCompleted;
+      const outcomes = await Promise.all(
+        [...Array.from({ length: n }, (_, i) => i), ...repeats].map(
+          async (i) => await scheduler.submit(sub(i)),
+        ),
+      );
+      expect(outcomes.filter((o) => o.type === "accepted")).toHaveLength(n);
+      expect(outcomes.slice(n).map((o) => [o.batchId, o.type])).toEqual(
+        repeats.map((i) => [`burst-${i}`, "duplicate"]),
+      );
+      await waitFor(() => batches.batchesCompleted >= before + n, {
+        timeoutMs: 60_000,
+        message: "the burst to run",
+      });
+      const views = await Promise.all(outcomes.slice(0, n).map(async (o) => await store.view(o.batchId)));
+      for (const [i, view] of views.entries()) {
+        expect(view?.status, `burst-${i}`).toBe("completed");
+        expect(
+          view?.results.map((r) => [r.id, r.status]),
+          `burst-${i}`,
+        ).toEqual([[`burst-${i}-0`, "answered"]]);
+      }
+      // A repeat that had become a job of its own would have run (and completed) too.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(batches.batchesCompleted).toBe(before + n);
+    } finally {
+      await scheduler.close();
     }
   });
 });
