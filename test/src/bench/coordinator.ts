@@ -37,7 +37,7 @@ const DECISIONS = 2000;
 const BATCH_JOBS = 1000;
 // Even, so that each side runs first in half of the rounds (see the loop). One 1-item round's ratio
 // ranged 0.55-1.3 on the 2-core VM (its slow spells), so the median needs rounds: 5 rounds gave
-// 0.77-0.97 from run to run at the same code.
+// 0.79-0.97 from run to run at one state of the code (seven runs).
 const BATCH_ROUNDS = 10;
 const MANY_ITEM_BATCHES = 100;
 const MANY_ITEMS = 50;
