@@ -15,7 +15,6 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Queue, Worker } from "bullmq";
-import { BatchScheduler, BatchStore, DEFAULT_BATCH_QUEUE } from "@tiergate/cloud-coordinator";
 import {
   EscalationReplySchema,
   createSubjects,
@@ -233,18 +232,7 @@ async function main(): Promise<void> {
     escalations: false,
     forceOffPeak: true,
   });
-  const store = new BatchStore({
-    redis: await f.connectRedis(),
-    keyPrefix: "benchb:tg:batch:",
-    jobKeyPrefix: `benchb:bull:${DEFAULT_BATCH_QUEUE}:`,
-  });
-  const scheduler = new BatchScheduler({
-    redis: await f.connectRedis(true),
-    store,
-    policy: () => f.policy,
-    prefix: "benchb:bull",
-    forceOffPeak: true,
-  });
+  const { store, scheduler } = await f.batchClient("benchb:");
   // Completion is read from the worker's own count (in-process, a plain number like the raw side's
   // counter; reading the Prometheus registry every 5 ms cost our side ~1-2% of the CPU), so polling
   // does not load Redis; the status records are checked once at the end.

@@ -4,13 +4,7 @@
 // gets a refused result of its own; an item whose LLM call fails retries the job, and the retry
 // runs only the items without a stored result.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  BatchScheduler,
-  BatchStore,
-  DEFAULT_BATCH_QUEUE,
-  STORE_CHUNK,
-  type Coordinator,
-} from "@tiergate/cloud-coordinator";
+import { STORE_CHUNK, type Coordinator } from "@tiergate/cloud-coordinator";
 import {
   BatchResultSchema,
   toTiergateError,
@@ -170,18 +164,7 @@ describe("a burst of submissions", () => {
   it("stores more than a chunk's worth at once, runs each batch once and answers repeats as duplicates", async () => {
     // Submitted together, the burst is stored in chunks of STORE_CHUNK, all in flight at once; the
     // repeats of three ids land in other chunks than their first submission.
-    const store = new BatchStore({
-      redis: await f.connectRedis(),
-      keyPrefix: "bc2:tg:batch:",
-      jobKeyPrefix: `bc2:bull:${DEFAULT_BATCH_QUEUE}:`,
-    });
-    const scheduler = new BatchScheduler({
-      redis: await f.connectRedis(true),
-      store,
-      policy: () => f.policy,
-      prefix: "bc2:bull",
-      forceOffPeak: true,
-    });
+    const { store, scheduler } = await f.batchClient("bc2:");
     try {
       const n = STORE_CHUNK * 2 + 50;
       const inputs = [...f.gold.keys()];

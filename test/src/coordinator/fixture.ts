@@ -6,8 +6,11 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 import {
+  BatchScheduler,
+  BatchStore,
   Coordinator,
   CoordinatorMetrics,
+  DEFAULT_BATCH_QUEUE,
   GoldTeacher,
   LlmTier,
   endpointsFromPolicy,
@@ -59,6 +62,11 @@ export type Fixture = AsyncDisposable & {
   gold: Map<string, string>;
   connectNats(): Promise<NatsConnection>;
   connectRedis(bull?: boolean): Promise<Redis>;
+  /**
+   * A batch store and a scheduler (running every batch at once) on a coordinator's `keyPrefix`, on
+   * their own connections: what another API process submits through. The caller closes the scheduler.
+   */
+  batchClient(keyPrefix: string): Promise<{ store: BatchStore; scheduler: BatchScheduler }>;
   /** An in-process coordinator on its own connections; closed with the fixture. */
   startCoordinator(
     settings?: Partial<CoordinatorSettings> & { clock?: { now(): number } },
@@ -167,6 +175,21 @@ export async function startFixture(
       gold,
       connectNats,
       connectRedis,
+      async batchClient(keyPrefix) {
+        const store = new BatchStore({
+          redis: await connectRedis(),
+          keyPrefix: `${keyPrefix}tg:batch:`,
+          jobKeyPrefix: `${keyPrefix}bull:${DEFAULT_BATCH_QUEUE}:`,
+        });
+        const scheduler = new BatchScheduler({
+          redis: await connectRedis(true),
+          store,
+          policy: () => policy,
+          prefix: `${keyPrefix}bull`,
+          forceOffPeak: true,
+        });
+        return { store, scheduler };
+      },
       async startCoordinator(settings = {}) {
         const { clock, ...rest } = settings;
         const c = await Coordinator.start(
