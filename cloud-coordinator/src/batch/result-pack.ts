@@ -86,12 +86,13 @@ export function unpackResults(packed: unknown): unknown[] {
   return [first, ...packed["rest"].map((p) => (isRecord(p) ? apply(first, p as Patch) : undefined))];
 }
 
-// A result repeats parts of its own attempts (and is nearly always neither degraded nor cached): `servedBy` is the accepted attempt's tier, where, kind,
+// A result repeats parts of its own attempts: `servedBy` is the accepted attempt's tier, where, kind,
 // model and version; `confidence` is that attempt's; and a cascade's `timings.steps` are one
 // `tier:<name>` step per attempt with the attempt's duration. A stored result leaves those out with
-// a marker where they are exactly that, and `degraded` and `cached` where they are false (~220 of a
-// typical 1-item job's ~740 bytes, which BullMQ stores twice: the job's hash and its events stream). The markers' keys cannot occur in a result (its
-// schema is strict), and `expandResult(compactResult(r))` deep-equals `r`.
+// a marker where they are exactly that, and leaves out `degraded` and `cached` where they are false,
+// as they nearly always are (~220 of a typical 1-item job's ~740 bytes, which BullMQ stores twice:
+// the job's hash and its events stream). The markers' keys cannot occur in a result (its schema is
+// strict), and `expandResult(compactResult(r))` deep-equals `r`.
 const SERVED_BY_ATTEMPT = "~servedBy";
 const CONFIDENCE_OF_SERVED_BY = "~confidence";
 const STEPS_OF_ATTEMPTS = "~steps";
@@ -127,7 +128,7 @@ export function compactResult(r: InferResult): object {
       }
     }
   }
-  // Nearly every result is neither degraded nor cached: false is what a stored result without them means.
+  // False is what a stored result without them means.
   if (r.degraded === false) {
     delete out["degraded"];
     changed = true;
