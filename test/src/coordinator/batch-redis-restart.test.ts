@@ -2,7 +2,6 @@
 // its jobs in Redis's append-only file; clients reconnect; a job that failed meanwhile is retried and
 // skips the items it had already answered).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BatchStore, DEFAULT_BATCH_QUEUE } from "@tiergate/cloud-coordinator";
 import { waitFor } from "../index.ts";
 import { API_KEY, TASK, pickTexts, startFixture, type Fixture, FIXTURE_TIMEOUT_MS } from "./fixture.ts";
 
@@ -43,11 +42,7 @@ describe("batches across a redis-server restart", () => {
       });
       expect(res.status).toBe(202);
     }
-    const store = new BatchStore({
-      redis: await f.connectRedis(),
-      keyPrefix: "rr:tg:batch:",
-      jobKeyPrefix: `rr:bull:${DEFAULT_BATCH_QUEUE}:`,
-    });
+    const store = await f.batchStore("rr:");
     const statuses = async (): Promise<string[]> =>
       await Promise.all(
         Array.from({ length: BATCHES }, async (_, b) => (await store.meta(`rr-${b}`))?.status ?? "missing"),

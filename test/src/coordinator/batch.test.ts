@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Queue } from "bullmq";
 import {
   BATCH_EVENTS_MAX_LEN,
-  BatchStore,
+  type BatchStore,
   DEFAULT_BATCH_QUEUE,
   type Coordinator,
 } from "@tiergate/cloud-coordinator";
@@ -34,11 +34,7 @@ beforeAll(async () => {
   const nc = await f.connectNats();
   js = jetstream(nc);
   jsm = await jetstreamManager(nc);
-  store = new BatchStore({
-    redis: await f.connectRedis(),
-    keyPrefix: `${KEYS}tg:batch:`,
-    jobKeyPrefix: `${KEYS}bull:${DEFAULT_BATCH_QUEUE}:`,
-  });
+  store = await f.batchStore(KEYS);
   // Reads jobs only: it must not write the queue's meta record (the coordinator's settings).
   queue = new Queue("tg-batches", {
     connection: await f.connectRedis(true),

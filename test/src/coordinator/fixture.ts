@@ -62,9 +62,11 @@ export type Fixture = AsyncDisposable & {
   gold: Map<string, string>;
   connectNats(): Promise<NatsConnection>;
   connectRedis(bull?: boolean): Promise<Redis>;
+  /** The batch store of the coordinator started with `keyPrefix`, on its own connection. */
+  batchStore(keyPrefix: string): Promise<BatchStore>;
   /**
-   * A batch store and a scheduler (running every batch at once) on a coordinator's `keyPrefix`, on
-   * their own connections: what another API process submits through. The caller closes the scheduler.
+   * That store and a scheduler (running every batch at once) on their own connections: what another
+   * API process submits through. The caller closes the scheduler.
    */
   batchClient(keyPrefix: string): Promise<{ store: BatchStore; scheduler: BatchScheduler }>;
   /** An in-process coordinator on its own connections; closed with the fixture. */
@@ -163,6 +165,13 @@ export async function startFixture(
       });
       return r;
     };
+    // Where Coordinator.start puts a batch's records and jobs for a `keyPrefix`.
+    const batchStore = async (keyPrefix: string): Promise<BatchStore> =>
+      new BatchStore({
+        redis: await connectRedis(),
+        keyPrefix: `${keyPrefix}tg:batch:`,
+        jobKeyPrefix: `${keyPrefix}bull:${DEFAULT_BATCH_QUEUE}:`,
+      });
     const fixture: Fixture = {
       nats,
       redis,
@@ -175,12 +184,9 @@ export async function startFixture(
       gold,
       connectNats,
       connectRedis,
+      batchStore,
       async batchClient(keyPrefix) {
-        const store = new BatchStore({
-          redis: await connectRedis(),
-          keyPrefix: `${keyPrefix}tg:batch:`,
-          jobKeyPrefix: `${keyPrefix}bull:${DEFAULT_BATCH_QUEUE}:`,
-        });
+        const store = await batchStore(keyPrefix);
         const scheduler = new BatchScheduler({
           redis: await connectRedis(true),
           store,
