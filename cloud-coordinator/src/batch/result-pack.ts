@@ -191,7 +191,7 @@ export function expandResult(stored: unknown): unknown {
 // (results, attempts, patches, the envelope); a name not in it is kept as it is. No contract key is a
 // single character (checked by a test), so a stored key of one character is always a short name, and
 // records written before short names read back unchanged.
-const SHORT_NAMES: Readonly<Record<string, string>> = {
+export const STORED_SHORT_NAMES: Readonly<Record<string, string>> = {
   // InferResult
   id: "i",
   task: "t",
@@ -241,11 +241,8 @@ const SHORT_NAMES: Readonly<Record<string, string>> = {
   rest: "q",
 };
 const LONG_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(SHORT_NAMES).map(([long, short]) => [short, long]),
+  Object.entries(STORED_SHORT_NAMES).map(([long, short]) => [short, long]),
 );
-
-/** The names `shortNames` writes, by the contract's name (for tests). */
-export const STORED_SHORT_NAMES = SHORT_NAMES;
 
 function renamed(value: unknown, names: Readonly<Record<string, string>>): unknown {
   if (typeof value !== "object" || value === null) return value;
@@ -263,7 +260,7 @@ function renamed(value: unknown, names: Readonly<Record<string, string>>): unkno
 
 /** A JSON value with every field of a stored job result under its one-character name. */
 export function shortNames(value: unknown): unknown {
-  return renamed(value, SHORT_NAMES);
+  return renamed(value, STORED_SHORT_NAMES);
 }
 
 /** `shortNames` undone; a value with the contract's names (an older record) comes back as it is. */
